@@ -1,0 +1,13 @@
+// The built-in plugins every edge and connector loads before the ones a config file lists.
+import type { PluginSpec } from './schema.ts';
+
+/** Order matters where hooks bail: earlier plugins answer first. */
+export const defaultPlugins: readonly PluginSpec[] = [
+  'origin-ca',
+  'registry-memory',
+  'management-api',
+  'discovery-static',
+  'origin-http',
+  'origin-status',
+  'metrics',
+];

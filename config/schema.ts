@@ -1,0 +1,76 @@
+// The config file's schema: connector keys (cloudflared-compatible), the `edge` section and plugins.
+import { z } from 'zod';
+import { durationSchema } from '../core/kernel/duration.ts';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7844 or [::1]:7844');
+const zoneName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'expected a lowercase DNS name like example.test');
+
+export const pluginSpecSchema = z.union([
+  z.string().min(1),
+  z.strictObject({ use: z.string().min(1), options: z.unknown().optional() }),
+]);
+export type PluginSpec = z.infer<typeof pluginSpecSchema>;
+
+export const edgeSchema = z.strictObject({
+  pop: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected a short lowercase PoP name like fra').default('local'),
+  listen: z
+    .strictObject({
+      http: hostPort.optional(),
+      https: hostPort.optional(),
+      tunnel: hostPort.default('0.0.0.0:7844'),
+      api: hostPort.default('127.0.0.1:7845'),
+    })
+    .prefault({}),
+  /** Address connectors are told to dial; defaults to the host they reached the API on plus the tunnel port. */
+  advertise: hostPort.optional(),
+  /** TLS certificate for the visitor https listener. */
+  tls: z.strictObject({ cert: z.string(), key: z.string() }).optional(),
+  dataDir: z.string().default('/var/lib/burrow'),
+  zones: z.array(zoneName).default([]),
+  quickTunnels: zoneName.optional(),
+  gracePeriod: durationSchema.default(30_000),
+  heartbeatInterval: durationSchema.default(5_000),
+  heartbeatCount: z.number().int().min(1).max(100).default(5),
+  plugins: z.array(pluginSpecSchema).optional(),
+});
+export type EdgeConfigInput = z.input<typeof edgeSchema>;
+export type EdgeSettings = z.output<typeof edgeSchema>;
+
+/** Keys cloudflared's config.yml may carry that have no meaning for Burrow; accepted so files work as-is. */
+const cloudflaredOnlyKeys = {
+  'no-autoupdate': z.unknown().optional(),
+  'autoupdate-freq': z.unknown().optional(),
+  protocol: z.unknown().optional(),
+  logfile: z.unknown().optional(),
+  'log-directory': z.unknown().optional(),
+  'warp-routing': z.unknown().optional(),
+  'edge-ip-version': z.unknown().optional(),
+  region: z.unknown().optional(),
+};
+
+export const configSchema = z.strictObject({
+  // connector (cloudflared's names)
+  tunnel: z.string().min(1).optional(),
+  'credentials-file': z.string().min(1).optional(),
+  origincert: z.string().min(1).optional(),
+  ingress: z.array(z.record(z.string(), z.unknown())).optional(),
+  originRequest: z.record(z.string(), z.unknown()).optional(),
+  'ha-connections': z.number().int().min(1).max(32).optional(),
+  'grace-period': durationSchema.optional(),
+  'heartbeat-interval': durationSchema.optional(),
+  'heartbeat-count': z.number().int().min(1).max(100).optional(),
+  retries: z.number().int().min(0).optional(),
+  metrics: hostPort.optional(),
+  loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
+  ...cloudflaredOnlyKeys,
+  // shared
+  plugins: z.array(pluginSpecSchema).optional(),
+  // edge
+  edge: edgeSchema.optional(),
+});
+export type BurrowConfigInput = z.input<typeof configSchema>;
+export type BurrowConfig = z.output<typeof configSchema>;

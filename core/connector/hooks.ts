@@ -1,0 +1,60 @@
+// The connector's hooks, declared once: credentials, edge discovery, origins and connection lifecycle.
+import { AsyncSeriesBailHook, SyncBailHook, SyncHook } from 'tapable';
+import { declareHooks } from '../kernel/plugin.ts';
+import type { Origin, OriginEnvironment } from './origin.ts';
+import type { ServiceSpec } from './ingress.ts';
+
+/** What the connector was asked to run, from flags and the config file. */
+export interface CredentialsQuery {
+  readonly tunnel?: string;
+  readonly credentialsFile?: string;
+  readonly originCert?: string;
+  readonly token?: string;
+  /** Folder of the config file, for relative paths. */
+  readonly configDir: string;
+}
+
+export interface TunnelCredentials {
+  readonly tunnelId: string;
+  readonly tunnelSecret: string;
+  readonly tunnelName?: string;
+  /** Client certificate and the CA the edge must chain to. */
+  readonly tls: { readonly caPem: string; readonly certPem?: string; readonly keyPem?: string };
+  /** Where the credentials say the edge is (`host:port` of its tunnel listener). */
+  readonly edge?: string;
+}
+
+export interface EdgeAddress {
+  readonly host: string;
+  readonly port: number;
+  /** PoP name when known (from discovery), for logs and spreading connections. */
+  readonly pop?: string;
+}
+
+export interface EdgeQuery {
+  readonly credentials: TunnelCredentials;
+  /** Explicit `--edge` addresses, if any. */
+  readonly overrides: readonly string[];
+}
+
+export interface ConnectorConnectionInfo {
+  readonly index: number;
+  readonly connectionId: string;
+  readonly pop: string;
+  readonly edge: EdgeAddress;
+}
+
+export function createConnectorHooks() {
+  return declareHooks({
+    /** Turns what the user asked to run into tunnel id, secret and TLS material; first answer wins. */
+    resolveCredentials: new AsyncSeriesBailHook<[CredentialsQuery], TunnelCredentials | undefined>(['query']),
+    /** Lists edge addresses, nearest first; first answer wins. */
+    resolveEdges: new AsyncSeriesBailHook<[EdgeQuery], EdgeAddress[] | undefined>(['query']),
+    /** Builds the origin for an ingress rule's service; the plugin that knows the scheme answers. */
+    resolveOrigin: new SyncBailHook<[ServiceSpec, OriginEnvironment], Origin | undefined>(['service', 'environment']),
+    afterConnect: new SyncHook<[ConnectorConnectionInfo]>(['connection']),
+    connectionLost: new SyncHook<[ConnectorConnectionInfo, string]>(['connection', 'reason']),
+  });
+}
+
+export type ConnectorHooks = ReturnType<typeof createConnectorHooks>;

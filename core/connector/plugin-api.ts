@@ -1,0 +1,20 @@
+// The narrow API a connector plugin's setup receives: hooks, services, settings and middleware.
+import type { Logger } from '../kernel/logger.ts';
+import type { ServiceRegistry } from '../kernel/services.ts';
+import type { BurrowConfig } from '../../config/schema.ts';
+import type { ConnectorHooks } from './hooks.ts';
+import type { ConnectorMiddleware } from './request-router.ts';
+
+export interface ConnectorPluginApi {
+  readonly runtime: 'connector';
+  readonly pluginId: string;
+  readonly hooks: ConnectorHooks;
+  /** The validated config file. */
+  readonly settings: BurrowConfig;
+  /** Folder of the config file; relative paths in options resolve against it. */
+  readonly configDir: string;
+  readonly log: Logger;
+  readonly services: ServiceRegistry;
+  /** Adds middleware run for every request, in plugin order, before the origin. */
+  use(middleware: ConnectorMiddleware): void;
+}

@@ -1,0 +1,72 @@
+// Routes each request stream from the edge through ingress matching and middleware to its origin.
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2 } from 'node:http2';
+import type { Logger } from '../kernel/logger.ts';
+import { compose, type Middleware } from '../kernel/middleware.ts';
+import { Headers } from '../transport/protocol.ts';
+import type { Ingress, IngressRule } from './ingress.ts';
+import { OriginError, type Origin, type RequestContext } from './origin.ts';
+
+export type ConnectorMiddleware = Middleware<RequestContext>;
+
+export class RequestRouter {
+  private readonly chains = new Map<IngressRule, (ctx: RequestContext) => Promise<void>>();
+  private inFlight = 0;
+
+  constructor(
+    private readonly ingress: Ingress,
+    origins: ReadonlyMap<IngressRule, Origin>,
+    middleware: readonly ConnectorMiddleware[],
+    private readonly log: Logger,
+  ) {
+    for (const rule of ingress.rules) {
+      const origin = origins.get(rule)!;
+      this.chains.set(rule, compose(middleware, (ctx) => origin.serve(ctx)));
+    }
+  }
+
+  get activeRequests(): number {
+    return this.inFlight;
+  }
+
+  readonly handle = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
+    const hostname = hostnameOf(authority);
+    const path = req.url || '/';
+    const query = path.indexOf('?');
+    const rule = this.ingress.match(hostname, query < 0 ? path : path.slice(0, query));
+    const ray = String(req.headers[Headers.ray] ?? '');
+    const ctx: RequestContext = {
+      req,
+      res,
+      ray,
+      rule,
+      hostname,
+      path,
+      clientIp: String(req.headers[Headers.connectingIp] ?? ''),
+      log: this.log,
+    };
+    this.inFlight++;
+    res.once('close', () => this.inFlight--);
+    this.chains.get(rule)!(ctx).catch((error) => this.fail(ctx, error));
+  };
+
+  private fail(ctx: RequestContext, error: unknown): void {
+    const status = error instanceof OriginError ? error.status : 502;
+    const message = error instanceof OriginError ? error.message : 'A connector plugin failed while handling this request.';
+    if (error instanceof OriginError) ctx.log.warn({ ray: ctx.ray, status, err: error.message, service: ctx.rule.service.raw }, 'origin request failed');
+    else ctx.log.error({ ray: ctx.ray, err: error }, 'request failed in the connector');
+    const { res } = ctx;
+    if (res.headersSent || res.stream.destroyed) {
+      if (!res.stream.destroyed) res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    res.writeHead(status, { [Headers.originError]: message.replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' });
+    res.end();
+  }
+}
+
+export function hostnameOf(authority: string): string {
+  const name = authority.startsWith('[') ? authority.slice(0, authority.indexOf(']') + 1) : authority.split(':', 1)[0]!;
+  return name.toLowerCase().replace(/\.$/, '');
+}

@@ -1,0 +1,197 @@
+// One connection to an edge: dial TLS 1.3, serve HTTP/2 on the dialed socket, register over the control stream.
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import tls from 'node:tls';
+import { EventEmitter, once } from 'node:events';
+import type { Logger } from '../kernel/logger.ts';
+import {
+  CONTROL_PATH,
+  EDGE_SERVER_NAME,
+  SESSION_WINDOW,
+  encodeMessage,
+  http2SessionOptions,
+  readMessages,
+  type EdgeMessage,
+  type RegisterRequest,
+} from '../transport/protocol.ts';
+import type { EdgeAddress, TunnelCredentials } from './hooks.ts';
+
+export type RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+
+export interface TunnelConnectionOptions {
+  index: number;
+  connectorId: string;
+  version: string;
+  heartbeatIntervalMs: number;
+  heartbeatCount: number;
+  connectTimeoutMs?: number;
+}
+
+/** The edge said no; `retry` says whether trying again can help. */
+export class RegistrationError extends Error {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Registered {
+  connectionId: string;
+  pop: string;
+}
+
+/** Emits `closed` (reason) once, whatever ends the connection. */
+export class TunnelConnection extends EventEmitter {
+  private session?: ServerHttp2Session;
+  private control?: Http2ServerResponse;
+  private controlMessages?: AsyncGenerator<EdgeMessage>;
+  private activeStreams = 0;
+  private closed = false;
+  registered?: Registered;
+
+  constructor(
+    readonly edge: EdgeAddress,
+    private readonly credentials: TunnelCredentials,
+    private readonly options: TunnelConnectionOptions,
+    private readonly handler: RequestHandler,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  get inFlight(): number {
+    return this.activeStreams;
+  }
+
+  async connect(): Promise<Registered> {
+    const { tls: material } = this.credentials;
+    const socket = tls.connect({
+      host: this.edge.host,
+      port: this.edge.port,
+      servername: EDGE_SERVER_NAME,
+      ca: material.caPem,
+      cert: material.certPem,
+      key: material.keyPem,
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.3',
+    });
+    socket.setNoDelay(true);
+    const timeout = setTimeout(() => socket.destroy(new Error(`timed out connecting to ${this.edge.host}:${this.edge.port}`)), this.options.connectTimeoutMs ?? 10_000);
+    try {
+      await once(socket, 'secureConnect');
+    } finally {
+      clearTimeout(timeout);
+    }
+
+    const server = http2.createServer(http2SessionOptions);
+    const controlReady = new Promise<{ req: Http2ServerRequest; res: Http2ServerResponse }>((resolve, reject) => {
+      server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+        if (req.url === CONTROL_PATH && !this.control) {
+          resolve({ req, res });
+          return;
+        }
+        this.activeStreams++;
+        res.once('close', () => this.activeStreams--);
+        this.handler(req, res);
+      });
+      socket.once('close', () => reject(new Error('the edge closed the connection before registration')));
+    });
+    server.on('session', (session: ServerHttp2Session) => {
+      this.session = session;
+      session.setLocalWindowSize(SESSION_WINDOW);
+      session.on('error', (error) => this.log.debug({ err: error.message }, 'tunnel session error'));
+      session.once('close', () => this.finish('connection closed'));
+    });
+    server.emit('connection', socket);
+
+    const { req, res } = await withTimeout(controlReady, 10_000, 'the edge did not open the control stream');
+    this.control = res;
+    res.writeHead(200);
+    const register: RegisterRequest = {
+      type: 'register',
+      tunnelId: this.credentials.tunnelId,
+      tunnelSecret: this.credentials.tunnelSecret,
+      connIndex: this.options.index,
+      connectorId: this.options.connectorId,
+      version: this.options.version,
+    };
+    res.write(encodeMessage(register));
+    this.controlMessages = readMessages<EdgeMessage>(req);
+    const answer = await withTimeout(this.controlMessages.next(), 10_000, 'the edge did not answer the registration');
+    const message = answer.value;
+    if (!message || message.type === 'refused') {
+      this.close();
+      throw new RegistrationError(message?.message ?? 'the edge closed the control stream', message?.retry ?? true, message?.retryAfterMs);
+    }
+    if (message.type !== 'registered') throw new RegistrationError(`unexpected control message ${message.type}`, true);
+    this.registered = { connectionId: message.connectionId, pop: message.pop };
+    this.startHeartbeat();
+    return this.registered;
+  }
+
+  /** Tells the edge to send no new requests here; resolves when it acknowledged (or after 2 s). */
+  async unregister(): Promise<void> {
+    if (!this.control || !this.controlMessages || this.closed) return;
+    this.control.write(encodeMessage({ type: 'unregister' }));
+    await withTimeout(
+      (async () => {
+        for await (const message of this.controlMessages!) if (message.type === 'unregistered') return;
+      })(),
+      2_000,
+      'unregister not acknowledged',
+    ).catch(() => undefined);
+  }
+
+  /** Waits for requests in flight to finish, at most `graceMs`, then closes. */
+  async drain(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (this.activeStreams > 0 && Date.now() < deadline && !this.closed) await delay(50);
+    this.close();
+  }
+
+  close(): void {
+    this.session?.destroy();
+    this.finish('closed by connector');
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('closed', reason);
+  }
+
+  private startHeartbeat(): void {
+    const { heartbeatIntervalMs, heartbeatCount } = this.options;
+    let lastAck = Date.now();
+    const timer = setInterval(() => {
+      const session = this.session;
+      if (!session || session.closed) return clearInterval(timer);
+      if (Date.now() - lastAck > heartbeatIntervalMs * heartbeatCount) {
+        this.log.warn({ edge: this.edge, index: this.options.index }, 'edge missed its heartbeats; reconnecting');
+        clearInterval(timer);
+        session.destroy();
+        return;
+      }
+      session.ping((error) => {
+        if (!error) lastAck = Date.now();
+      });
+    }, heartbeatIntervalMs);
+    timer.unref();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]);
+}

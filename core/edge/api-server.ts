@@ -1,0 +1,137 @@
+// The edge's API listener: a small router that plugins add routes to (login, tunnels, metrics, pages).
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Logger } from '../kernel/logger.ts';
+import type { ApiAuth, Principal } from './api-auth.ts';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface ApiRequest {
+  readonly method: HttpMethod;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly raw: IncomingMessage;
+  /** Set for routes that require authentication. */
+  readonly principal: Principal;
+  /** The parsed JSON body (at most 1 MiB). */
+  json<T = unknown>(): Promise<T>;
+}
+
+/** What a handler returns; a handler that wrote to `res` itself returns nothing. */
+export type ApiResult = { status?: number; json?: unknown; html?: string; text?: string; headers?: Record<string, string> } | void;
+export type ApiHandler = (req: ApiRequest, res: ServerResponse) => Promise<ApiResult> | ApiResult;
+export interface ApiRouteOptions {
+  /** `admin`: the operator's token; `zone`: admin or a zone token; `none`: public. */
+  auth: 'admin' | 'zone' | 'none';
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Route {
+  method: HttpMethod;
+  pattern: RegExp;
+  keys: string[];
+  handler: ApiHandler;
+  options: ApiRouteOptions;
+}
+
+const MAX_BODY = 1024 * 1024;
+
+export class ApiServer {
+  private readonly routes: Route[] = [];
+  readonly server: http.Server;
+
+  constructor(
+    private readonly auth: ApiAuth,
+    private readonly log: Logger,
+  ) {
+    this.server = http.createServer((req, res) => void this.dispatch(req, res));
+  }
+
+  route(method: HttpMethod, path: string, handler: ApiHandler, options: ApiRouteOptions): void {
+    const keys: string[] = [];
+    const source = path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:([a-zA-Z]+)/g, (_, key: string) => {
+      keys.push(key);
+      return '([^/]+)';
+    });
+    this.routes.push({ method, pattern: new RegExp(`^${source}$`), keys, handler, options });
+  }
+
+  private async dispatch(raw: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(raw.url ?? '/', 'http://api.local');
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const match = route.pattern.exec(url.pathname);
+      if (!match) continue;
+      pathMatched = true;
+      if (route.method !== raw.method && !(route.method === 'GET' && raw.method === 'HEAD')) continue;
+      try {
+        const principal = this.authorize(raw, route.options);
+        const params = Object.fromEntries(route.keys.map((key, i) => [key, decodeURIComponent(match[i + 1]!)]));
+        const request: ApiRequest = { method: route.method, path: url.pathname, params, query: url.searchParams, raw, principal, json: () => readJson(raw) };
+        const result = await route.handler(request, res);
+        if (result && !res.headersSent) send(res, result);
+      } catch (error) {
+        if (error instanceof ApiError) {
+          send(res, { status: error.status, json: { error: error.message, hint: error.hint } });
+        } else {
+          this.log.error({ err: error, path: url.pathname }, 'API handler failed');
+          send(res, { status: 500, json: { error: 'internal error; see the edge log' } });
+        }
+      }
+      return;
+    }
+    send(res, pathMatched ? { status: 405, json: { error: `${raw.method} not allowed on ${url.pathname}` } } : { status: 404, json: { error: `no API route ${url.pathname}` } });
+  }
+
+  private authorize(raw: IncomingMessage, options: ApiRouteOptions): Principal {
+    if (options.auth === 'none') return this.auth.authenticate(raw.headers.authorization) ?? { admin: false, zones: [] };
+    const principal = this.auth.authenticate(raw.headers.authorization);
+    if (!principal) throw new ApiError(401, 'missing or invalid API token', 'run `burrow login --edge URL` again, or pass the admin token as Authorization: Bearer <token>');
+    if (options.auth === 'admin' && !principal.admin) throw new ApiError(403, 'this call needs the edge admin token');
+    return principal;
+  }
+}
+
+function send(res: ServerResponse, result: Exclude<ApiResult, void>): void {
+  if (res.headersSent) return;
+  const headers: Record<string, string> = { 'cache-control': 'no-store', ...result.headers };
+  let body: string | undefined;
+  if (result.json !== undefined) {
+    body = JSON.stringify(result.json);
+    headers['content-type'] = 'application/json';
+  } else if (result.html !== undefined) {
+    body = result.html;
+    headers['content-type'] = 'text/html; charset=utf-8';
+  } else if (result.text !== undefined) {
+    body = result.text;
+    headers['content-type'] ??= 'text/plain; charset=utf-8';
+  }
+  headers['content-length'] = String(body ? Buffer.byteLength(body) : 0);
+  res.writeHead(result.status ?? 200, headers);
+  res.end(body);
+}
+
+async function readJson<T>(req: IncomingMessage): Promise<T> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new ApiError(413, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {} as T;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+  } catch {
+    throw new ApiError(400, 'request body is not valid JSON');
+  }
+}

@@ -1,0 +1,52 @@
+// The tunnel registry contract: tunnels, their secrets and hostname routes. Provided by a plugin.
+import { serviceToken } from '../kernel/services.ts';
+
+export interface TunnelRecord {
+  readonly id: string;
+  readonly name: string;
+  /** The zone whose certificate may run this tunnel and whose hostnames it may claim. */
+  readonly zone: string;
+  readonly createdAt: string;
+  /** Ephemeral tunnels (quick tunnels) vanish with their last connection. */
+  readonly ephemeral?: boolean;
+}
+
+export interface RouteRecord {
+  readonly hostname: string;
+  readonly tunnelId: string;
+  readonly createdAt: string;
+}
+
+export interface CreatedTunnel {
+  readonly tunnel: TunnelRecord;
+  /** Base64 of 32 random bytes. Only its hash is stored; this is the one time it is seen. */
+  readonly secret: string;
+}
+
+export interface TunnelRegistry {
+  createTunnel(input: { name: string; zone: string; ephemeral?: boolean }): Promise<CreatedTunnel>;
+  /** By id or by name; `zones` limits the lookup to tunnels of those zones. */
+  getTunnel(ref: string, zones?: readonly string[]): Promise<TunnelRecord | undefined>;
+  listTunnels(zones?: readonly string[]): Promise<TunnelRecord[]>;
+  /** Deletes the tunnel and its routes. */
+  deleteTunnel(id: string): Promise<void>;
+  verifySecret(tunnelId: string, secret: string): Promise<boolean>;
+  routeHostname(hostname: string, tunnelId: string, options?: { overwrite?: boolean }): Promise<RouteRecord>;
+  unrouteHostname(hostname: string): Promise<void>;
+  listRoutes(tunnelId?: string): Promise<RouteRecord[]>;
+  /** Exact route first, then the closest `*.` wildcard route. */
+  tunnelForHostname(hostname: string): Promise<TunnelRecord | undefined>;
+}
+
+export const TunnelRegistryToken = serviceToken<TunnelRegistry>('TunnelRegistry');
+
+export class RouteConflictError extends Error {
+  readonly code = 'BURROW_ERR_ROUTE_CONFLICT';
+  readonly expected = true;
+  constructor(
+    readonly hostname: string,
+    readonly tunnelId: string,
+  ) {
+    super(`${hostname} is already routed to tunnel ${tunnelId}; pass --overwrite to move it`);
+  }
+}

@@ -1,0 +1,36 @@
+// The short pages the edge answers with when it cannot deliver a request (404, 502, 504, 530 ...).
+import type { ServerResponse } from 'node:http';
+
+const reasons: Record<number, { title: string; detail: string }> = {
+  400: { title: 'Bad request', detail: 'The request could not be understood by the edge.' },
+  404: { title: 'Unknown hostname', detail: 'No tunnel is routed to this hostname.' },
+  502: { title: 'Bad gateway', detail: 'The origin refused or broke the connection, or its TLS certificate failed verification.' },
+  503: { title: 'Service unavailable', detail: 'The service is shutting down or has no ingress rule for this request.' },
+  504: { title: 'Gateway timeout', detail: 'The origin did not connect or answer in time.' },
+  530: { title: 'Tunnel offline', detail: 'This hostname is routed to a tunnel, but no connector for it is online.' },
+};
+
+export function statusPage(res: ServerResponse, status: number, ray: string, detail?: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const reason = reasons[status] ?? { title: 'Error', detail: '' };
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${status} ${reason.title}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}code{background:#f3f3f3;padding:.1em .3em}</style>
+</head><body><h1>${status} ${reason.title}</h1><p>${escapeHtml(detail ?? reason.detail)}</p>
+<p>Ray ID: <code>${escapeHtml(ray)}</code></p></body></html>
+`;
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'burrow-ray': ray,
+  });
+  res.end(res.req?.method === 'HEAD' ? undefined : body);
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,144 @@
+// Accepts connectors over TLS 1.3, becomes the HTTP/2 client on each socket and runs the control stream.
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import tls, { type TLSSocket } from 'node:tls';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../kernel/logger.ts';
+import {
+  CONTROL_PATH,
+  SESSION_WINDOW,
+  encodeMessage,
+  http2SessionOptions,
+  readMessages,
+  type ConnectorMessage,
+  type EdgeMessage,
+  type RegisterRequest,
+} from '../transport/protocol.ts';
+import { ConnectionTable, EdgeConnection } from './connections.ts';
+import { RegistrationRefused, type EdgeHooks, type TunnelTlsOptions } from './hooks.ts';
+import type { TunnelRegistry } from './registry.ts';
+
+export interface TunnelListenerOptions {
+  pop: string;
+  heartbeatIntervalMs: number;
+  heartbeatCount: number;
+  /** How long a new socket may take to register before it is dropped. */
+  registerTimeoutMs?: number;
+}
+
+export class TunnelListener {
+  readonly server: tls.Server;
+  private readonly sessions = new Set<ClientHttp2Session>();
+
+  constructor(
+    tlsOptions: TunnelTlsOptions,
+    private readonly options: TunnelListenerOptions,
+    private readonly hooks: EdgeHooks,
+    private readonly registry: () => TunnelRegistry,
+    private readonly table: ConnectionTable,
+    private readonly log: Logger,
+  ) {
+    this.server = tls.createServer({
+      ...tlsOptions,
+      ALPNProtocols: ['h2'],
+      minVersion: 'TLSv1.3',
+      rejectUnauthorized: tlsOptions.requestCert ?? false,
+    });
+    this.server.on('secureConnection', (socket) => this.accept(socket));
+    this.server.on('tlsClientError', (error, socket) => {
+      this.log.warn({ err: error.message, remote: socket.remoteAddress }, 'connector TLS handshake refused');
+    });
+  }
+
+  private accept(socket: TLSSocket): void {
+    socket.setNoDelay(true);
+    const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
+    const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, createConnection: () => socket });
+    this.sessions.add(session);
+    session.on('error', (error) => this.log.debug({ err: error.message, remote: remoteAddress }, 'tunnel session error'));
+    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+    session.once('close', () => this.sessions.delete(session));
+
+    const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
+    control.on('error', () => session.destroy());
+    const timer = setTimeout(() => session.destroy(), this.options.registerTimeoutMs ?? 10_000);
+    this.runControl(session, control, socket, remoteAddress, timer).catch((error) => {
+      this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
+      session.destroy();
+    });
+  }
+
+  private async runControl(session: ClientHttp2Session, control: ClientHttp2Stream, socket: TLSSocket, remoteAddress: string, timer: NodeJS.Timeout): Promise<void> {
+    let connection: EdgeConnection | undefined;
+    const send = (message: EdgeMessage) => control.write(encodeMessage(message));
+    for await (const message of readMessages<ConnectorMessage>(control)) {
+      if (!connection) {
+        if (message.type !== 'register') throw new Error('first control message must be register');
+        clearTimeout(timer);
+        try {
+          connection = await this.register(session, message, socket, remoteAddress);
+        } catch (error) {
+          const refusal = error instanceof RegistrationRefused ? error : new RegistrationRefused('registration failed on the edge; see its log', true, 5_000);
+          if (!(error instanceof RegistrationRefused)) this.log.error({ err: error }, 'registration failed');
+          this.log.warn({ remote: remoteAddress, tunnel: message.tunnelId, reason: refusal.message }, 'registration refused');
+          send({ type: 'refused', message: refusal.message, retry: refusal.retry, retryAfterMs: refusal.retryAfterMs });
+          control.end();
+          setTimeout(() => session.close(), 100).unref();
+          return;
+        }
+        send({ type: 'registered', connectionId: connection.id, pop: this.options.pop, tunnelId: connection.tunnelId });
+        this.hooks.afterRegister.call(connection);
+      } else if (message.type === 'unregister') {
+        connection.draining = true;
+        this.log.info({ tunnel: connection.tunnelId, connection: connection.id }, 'connector unregistered; draining');
+        send({ type: 'unregistered' });
+      }
+    }
+  }
+
+  private async register(session: ClientHttp2Session, request: RegisterRequest, socket: TLSSocket, remoteAddress: string): Promise<EdgeConnection> {
+    const registry = this.registry();
+    const tunnel = await registry.getTunnel(String(request.tunnelId));
+    // One message for "no such tunnel" and "wrong secret": do not confirm which tunnel ids exist.
+    if (!tunnel || !(await registry.verifySecret(tunnel.id, String(request.tunnelSecret)))) {
+      throw new RegistrationRefused('unknown tunnel or wrong tunnel secret; check the credentials file', true, 30_000);
+    }
+    const peerCertificate = socket.getPeerCertificate();
+    await this.hooks.beforeRegister.promise({ request, tunnel, peerCertificate: peerCertificate?.raw ? peerCertificate : undefined, remoteAddress });
+
+    const connection = new EdgeConnection(randomUUID(), session, tunnel.id, request.connIndex, String(request.connectorId), String(request.version), this.options.pop, remoteAddress);
+    this.table.add(connection);
+    this.startHeartbeat(connection);
+    session.once('close', () => {
+      if (this.table.remove(connection)) this.hooks.connectionLost.call(connection, 'closed');
+    });
+    this.log.info({ tunnel: tunnel.name, connection: connection.id, index: request.connIndex, remote: remoteAddress }, 'connector registered');
+    return connection;
+  }
+
+  /** Pings the connector; a connection that misses `heartbeatCount` intervals is closed. */
+  private startHeartbeat(connection: EdgeConnection): void {
+    const { heartbeatIntervalMs, heartbeatCount } = this.options;
+    let lastAck = Date.now();
+    const timer = setInterval(() => {
+      if (Date.now() - lastAck > heartbeatIntervalMs * heartbeatCount) {
+        this.log.warn({ connection: connection.id }, 'connector missed its heartbeats; closing the connection');
+        connection.session.destroy();
+        return;
+      }
+      if (!connection.session.closed) connection.session.ping((error) => {
+        if (!error) lastAck = Date.now();
+      });
+    }, heartbeatIntervalMs);
+    timer.unref();
+    connection.session.once('close', () => clearInterval(timer));
+  }
+
+  /** Stops accepting connectors; open sessions are closed by `closeSessions`. */
+  stopAccepting(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  closeSessions(): void {
+    for (const session of this.sessions) session.destroy();
+  }
+}

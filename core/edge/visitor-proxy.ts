@@ -1,0 +1,201 @@
+// Carries a visitor's HTTP request to the tunnel that serves its hostname, one HTTP/2 stream per request.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
+import { constants as h2 } from 'node:http2';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream';
+import type { Logger } from '../kernel/logger.ts';
+import { compose, type Middleware } from '../kernel/middleware.ts';
+import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
+import type { ConnectionTable } from './connections.ts';
+import type { EdgeHooks } from './hooks.ts';
+import type { TunnelRecord } from './registry.ts';
+import { statusPage } from './status-pages.ts';
+
+/** What edge middleware sees for each visitor request. */
+export interface VisitorContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly ray: string;
+  /** Host header without port, lowercase. */
+  readonly hostname: string;
+  readonly clientIp: string;
+  readonly protocol: 'http' | 'https';
+  /** Set once the tunnel lookup ran. */
+  tunnel?: TunnelRecord;
+}
+
+export type EdgeMiddleware = Middleware<VisitorContext>;
+
+/** Ray ids: 16 hex digits then the PoP name, unique per process without a syscall per request. */
+export class RayIds {
+  private counter = 0;
+  private readonly prefix = randomBytes(4).toString('hex');
+  constructor(private readonly pop: string) {}
+  next(): string {
+    this.counter = (this.counter + 1) >>> 0;
+    return `${this.prefix}${this.counter.toString(16).padStart(8, '0')}-${this.pop}`;
+  }
+}
+
+export class VisitorProxy {
+  private chain: (ctx: VisitorContext) => Promise<void>;
+  private readonly rays: RayIds;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    pop: string,
+    private readonly hooks: EdgeHooks,
+    private readonly table: ConnectionTable,
+    private readonly log: Logger,
+  ) {
+    this.rays = new RayIds(pop);
+    this.chain = (ctx) => this.forward(ctx);
+  }
+
+  useMiddleware(middleware: readonly EdgeMiddleware[]): void {
+    this.chain = compose(middleware, (ctx) => this.forward(ctx));
+  }
+
+  get activeRequests(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves once no visitor request is in flight. */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, protocol: 'http' | 'https'): void {
+    const ray = this.rays.next();
+    res.setHeader(Headers.ray, ray);
+    const hostname = hostnameOf(req.headers.host);
+    if (!hostname) {
+      statusPage(res, 400, ray, 'The request has no valid Host header.');
+      return;
+    }
+    this.inFlight++;
+    res.once('close', () => {
+      if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    });
+    const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol };
+    this.chain(ctx).catch((error) => {
+      this.log.error({ err: error, ray }, 'edge middleware failed');
+      statusPage(res, 502, ray, 'An edge plugin failed while handling this request.');
+    });
+  }
+
+  private async forward(ctx: VisitorContext): Promise<void> {
+    const { req, res, ray } = ctx;
+    const tunnel = ctx.tunnel ?? (await this.hooks.resolveTunnel.promise(ctx.hostname));
+    if (!tunnel) return statusPage(res, 404, ray);
+    ctx.tunnel = tunnel;
+    const connection = this.table.pick(tunnel.id);
+    if (!connection) return statusPage(res, 530, ray);
+
+    const endStream = !hasBody(req);
+    let stream;
+    try {
+      stream = connection.session.request(requestHeaders(ctx), { endStream });
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
+      return statusPage(res, 502, ray);
+    }
+    connection.activeStreams++;
+    stream.once('close', () => connection.activeStreams--);
+
+    if (!endStream) {
+      pipeline(req, stream, (error) => {
+        if (error && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+      });
+    }
+    stream.once('response', (headers) => {
+      const status = Number(headers[':status']);
+      const originError = headers[Headers.originError];
+      if (originError) {
+        stream.resume();
+        return statusPage(res, status, ray, String(originError));
+      }
+      res.writeHead(status, responseHeaders(headers, ray));
+      if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume();
+      pipeline(stream, res, () => undefined);
+    });
+    stream.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
+    stream.once('error', (error) => {
+      this.log.debug({ err: error.message, ray }, 'tunnel stream failed');
+      statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
+    });
+    res.once('close', () => {
+      if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+    });
+  }
+}
+
+export function hostnameOf(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':', 1)[0]!;
+  return name ? name.toLowerCase().replace(/\.$/, '') : undefined;
+}
+
+function clientIpOf(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Visitor headers minus hop-by-hop ones and visitor-sent `burrow-*`, plus forwarding headers. */
+function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
+  const { req } = ctx;
+  const out: OutgoingHttpHeaders = {
+    ':method': req.method,
+    ':path': req.url,
+    ':authority': req.headers.host,
+    ':scheme': ctx.protocol,
+  };
+  const connectionTokens = connectionListed(req.headers);
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || name.startsWith('burrow-') || connectionTokens?.has(name)) continue;
+    const value = raw[i + 1]!;
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else if (name === 'cookie') out[name] = `${existing}; ${value}`;
+    else out[name] = Array.isArray(existing) ? [...existing, value] : [existing as string, value];
+  }
+  if (/\btrailers\b/i.test(String(req.headers.te ?? ''))) out.te = 'trailers';
+  const xff = req.headers['x-forwarded-for'];
+  out['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientIp}` : ctx.clientIp;
+  out['x-forwarded-proto'] = ctx.protocol;
+  out[Headers.connectingIp] = ctx.clientIp;
+  out[Headers.ray] = ctx.ray;
+  return out;
+}
+
+function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined {
+  const connection = headers.connection;
+  if (!connection || /^\s*(keep-alive|close)\s*$/i.test(connection)) return undefined;
+  return new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
+}
+
+function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name)) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value as string | string[];
+  }
+  out[Headers.ray] = ray;
+  return out;
+}
+
+function filterTrailers(trailers: Http2Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in trailers) if (name.charCodeAt(0) !== 58) out[name] = String(trailers[name]);
+  return out;
+}

@@ -1,0 +1,121 @@
+// Finds and validates the config file: cosmiconfig under the name `burrow`, or an explicit --config path.
+import path from 'node:path';
+import os from 'node:os';
+import { existsSync } from 'node:fs';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type BurrowConfig, type BurrowConfigInput } from '../../config/schema.ts';
+import { ConfigError, formatKeyPath } from './errors.ts';
+
+export interface LoadedConfig {
+  /** Absolute path of the file the config came from, or undefined when none was found. */
+  readonly file?: string;
+  readonly config: BurrowConfig;
+}
+
+/** Typed helper for `burrow.config.ts`. */
+export function defineConfig(config: BurrowConfigInput): BurrowConfigInput {
+  return config;
+}
+
+const loadYaml: Loader = (file, content) => {
+  try {
+    return parseYaml(content) ?? {};
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
+    throw new ConfigError(`the file is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`, {
+      file,
+      hint: 'check the indentation and quoting near that line',
+    });
+  }
+};
+
+// cosmiconfig 9's own TypeScript loader calls the TypeScript compiler API, which TypeScript 7 lacks.
+const loadTs: Loader = async (file) => {
+  const { tsImport } = await import('tsx/esm/api');
+  const mod = (await tsImport(pathToHref(file), import.meta.url)) as { default?: unknown };
+  return mod.default ?? mod;
+};
+
+function pathToHref(file: string): string {
+  return new URL(`file://${path.resolve(file)}`).href;
+}
+
+const explorer = cosmiconfig('burrow', {
+  searchStrategy: 'global',
+  loaders: { '.yaml': loadYaml, '.yml': loadYaml, noExt: loadYaml, '.ts': loadTs, '.mts': loadTs },
+  searchPlaces: [
+    'package.json',
+    '.burrowrc',
+    '.burrowrc.json',
+    '.burrowrc.yaml',
+    '.burrowrc.yml',
+    '.burrowrc.js',
+    '.burrowrc.mjs',
+    '.burrowrc.ts',
+    'burrow.config.js',
+    'burrow.config.mjs',
+    'burrow.config.ts',
+    'burrow.config.json',
+    'burrow.config.yaml',
+    'burrow.config.yml',
+  ],
+});
+
+export function burrowHome(): string {
+  return process.env.BURROW_HOME || path.join(os.homedir(), '.burrow');
+}
+
+/**
+ * Loads `file` if given; otherwise searches from `cwd` upward, then `$BURROW_HOME/config.yml`
+ * (where cloudflared users keep theirs). No file at all is a valid, empty config.
+ */
+export async function loadConfig(file?: string, cwd = process.cwd()): Promise<LoadedConfig> {
+  let found: { filepath: string; config: unknown } | null;
+  if (file) {
+    const abs = path.resolve(cwd, file);
+    if (!existsSync(abs)) {
+      throw new ConfigError('the config file does not exist', { file: abs, hint: 'check the path given to --config' });
+    }
+    found = await explorer.load(abs).catch(rethrowWithFile(abs));
+  } else {
+    found = await explorer.search(cwd).catch(rethrowWithFile(cwd));
+    const homeConfig = ['config.yml', 'config.yaml'].map((name) => path.join(burrowHome(), name)).find((p) => existsSync(p));
+    if (!found && homeConfig) found = await explorer.load(homeConfig).catch(rethrowWithFile(homeConfig));
+  }
+  if (!found) return { config: configSchema.parse({}) };
+  return { file: found.filepath, config: validateConfig(found.config, found.filepath) };
+}
+
+function rethrowWithFile(file: string) {
+  return (error: unknown): never => {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(`the file could not be loaded: ${(error as Error).message}`, { file, cause: error });
+  };
+}
+
+export function validateConfig(raw: unknown, file?: string): BurrowConfig {
+  const result = configSchema.safeParse(raw ?? {});
+  if (result.success) return result.data;
+  throw zodToConfigError(result.error, file);
+}
+
+/** Turns zod issues into one ConfigError that lists each key path with what was expected. */
+export function zodToConfigError(error: z.ZodError, file?: string, prefix: ReadonlyArray<string | number> = []): ConfigError {
+  const issues = error.issues.map((issue) => {
+    const keyPath = formatKeyPath([...prefix, ...(issue.path as Array<string | number>)]) || '(top level)';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    }
+    return { keyPath, message };
+  });
+  const [first] = issues;
+  const more = issues.slice(1).map((i) => `\n  also ${i.keyPath}: ${i.message}`).join('');
+  return new ConfigError(`${first!.message}${more}`, {
+    file,
+    keyPath: first!.keyPath,
+    hint: 'see README.md#configuration for every key and its type (config/burrow.schema.json serves YAML editors)',
+  });
+}

@@ -1,0 +1,88 @@
+// The error catalogue: every error Burrow raises on purpose carries a stable code users can search for.
+
+/**
+ * Stable error codes and what they mean. Codes never change once released (scripts and docs rely
+ * on them), so add new entries rather than renaming old ones.
+ */
+export const errorCodes = {
+  BURROW_ERR_CONFIG: 'the configuration is invalid',
+} as const satisfies Record<string, string>;
+
+export type BurrowErrorCode = keyof typeof errorCodes;
+
+export class BurrowError extends Error {
+  readonly code: string;
+  readonly hint?: string;
+
+  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = opts.hint;
+  }
+}
+
+/** A problem in a config file, reported as `file: key.path: problem. Fix: hint`. */
+export class ConfigError extends BurrowError {
+  readonly file?: string;
+  readonly keyPath?: string;
+
+  constructor(message: string, opts: { file?: string; keyPath?: string; hint?: string; cause?: unknown }) {
+    const where = [opts.file, opts.keyPath].filter((part) => part !== undefined && part !== '');
+    const prefix = where.map((part) => `${part}: `).join('');
+    const fix = opts.hint === undefined ? '' : `${/[.!?]$/.test(message) ? '' : '.'} Fix: ${opts.hint}`;
+    super('BURROW_ERR_CONFIG', `${prefix}${message}${fix}`, opts);
+    this.file = opts.file;
+    this.keyPath = opts.keyPath;
+  }
+}
+
+/** ['ingress', 2, 'service'] -> 'ingress[2].service'; keys that are not plain words are quoted. */
+export function formatKeyPath(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[^\s.[\]"]+$/.test(part)) out += out === '' ? part : `.${part}`;
+    else out += `[${JSON.stringify(part)}]`;
+  }
+  return out;
+}
+
+/** The candidate closest to a mistyped word, if one is close enough to be a likely typo. */
+export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  // One edit per four letters (at least one): looser matching suggests unrelated words.
+  let bestDistance = Math.max(1, Math.floor(word.length / 4)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** A config value as it should appear in an error message: strings quoted, structures as JSON. */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}

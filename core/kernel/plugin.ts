@@ -1,0 +1,82 @@
+// The one plugin shape shared by built-in and third-party plugins, and the hook helpers they tap.
+import type { z } from 'zod';
+import type { Hook } from 'tapable';
+import type { EdgePluginApi } from '../edge/plugin-api.ts';
+import type { ConnectorPluginApi } from '../connector/plugin-api.ts';
+
+export type MaybePromise<T> = T | Promise<T>;
+/** What setup may hand back: cleanup run when the runtime stops, in reverse plugin order. */
+export type Dispose = () => MaybePromise<void>;
+
+/**
+ * A plugin: an id, an optional options schema, and a setup function per runtime it extends.
+ * A plugin that only makes sense on the connector (an origin adapter) defines only `connector`.
+ */
+export interface PluginDefinition<Options = unknown> {
+  /** Stable id, `kebab-case`; built-ins are named after their folder under `plugins/`. */
+  readonly id: string;
+  readonly description?: string;
+  /** Validates (and fills defaults of) the options given in the config file. */
+  readonly options?: z.ZodType<Options, any>;
+  /** Taps the edge's hooks. Runs once when an edge starts, in config order. */
+  edge?(api: EdgePluginApi, options: Options): MaybePromise<void | Dispose>;
+  /** Taps the connector's hooks. Runs once when a connector starts, in config order. */
+  connector?(api: ConnectorPluginApi, options: Options): MaybePromise<void | Dispose>;
+}
+
+/** Identity function that gives a plugin definition its full types. */
+export function definePlugin<Options = undefined>(plugin: PluginDefinition<Options>): PluginDefinition<Options> {
+  return plugin;
+}
+
+export class PluginError extends Error {
+  readonly code = 'BURROW_ERR_PLUGIN';
+  constructor(
+    readonly pluginId: string,
+    readonly where: string,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`plugin "${pluginId}" failed in ${where}: ${reason}`, { cause });
+  }
+}
+
+/**
+ * Freezes a hooks object and makes every tap report failures with the tapping plugin's name and the
+ * hook, the way webpack and Rollup attribute plugin errors. Tap names are plugin ids by convention.
+ */
+export function declareHooks<H extends Record<string, Hook<any, any>>>(hooks: H): Readonly<H> {
+  for (const [hookName, hook] of Object.entries(hooks)) {
+    hook.intercept({
+      register(tap) {
+        const fn = tap.fn as (...args: unknown[]) => unknown;
+        const wrapError = (error: unknown) =>
+          error instanceof PluginError || isExpectedRefusal(error) ? error : new PluginError(tap.name, `hook ${hookName}`, error);
+        if (tap.type === 'promise') {
+          tap.fn = (...args: unknown[]) => {
+            try {
+              return Promise.resolve(fn(...args)).catch((error) => Promise.reject(wrapError(error)));
+            } catch (error) {
+              return Promise.reject(wrapError(error));
+            }
+          };
+        } else if (tap.type === 'sync') {
+          tap.fn = (...args: unknown[]) => {
+            try {
+              return fn(...args);
+            } catch (error) {
+              throw wrapError(error);
+            }
+          };
+        }
+        return tap;
+      },
+    });
+  }
+  return Object.freeze(hooks);
+}
+
+/** Errors a hook throws on purpose to refuse something (a registration, a route) pass through unwrapped. */
+function isExpectedRefusal(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { expected?: boolean }).expected === true;
+}

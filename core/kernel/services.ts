@@ -1,0 +1,49 @@
+// Typed service tokens: the shared services plugins provide and consume through the container.
+import type { Container } from 'inversify';
+
+/** A DI token that carries the type of the service bound to it. */
+export interface ServiceToken<T> {
+  readonly id: symbol;
+  readonly description: string;
+  /** Phantom field: only here so TypeScript keeps T. */
+  readonly __type?: T;
+}
+
+export function serviceToken<T>(description: string): ServiceToken<T> {
+  return Object.freeze({ id: Symbol.for(`burrow.${description}`), description });
+}
+
+/**
+ * The narrow view of the container that plugins get: they can provide a service, contribute to a
+ * multi-bound one, and look services up, but never rebind what another plugin provided.
+ */
+export class ServiceRegistry {
+  constructor(private readonly container: Container) {}
+
+  provide<T>(token: ServiceToken<T>, value: T): void {
+    if (this.container.isBound(token.id)) {
+      throw new Error(`service "${token.description}" is already provided; only one plugin may provide it`);
+    }
+    this.container.bind<T>(token.id).toConstantValue(value);
+  }
+
+  /** Adds one more contribution to a multi-bound token (e.g. every origin adapter). */
+  contribute<T>(token: ServiceToken<T>, value: T): void {
+    this.container.bind<T>(token.id).toConstantValue(value);
+  }
+
+  get<T>(token: ServiceToken<T>): T {
+    if (!this.container.isBound(token.id)) {
+      throw new Error(`no plugin provides the service "${token.description}"; enable a plugin that does`);
+    }
+    return this.container.get<T>(token.id);
+  }
+
+  find<T>(token: ServiceToken<T>): T | undefined {
+    return this.container.isBound(token.id) ? this.container.get<T>(token.id) : undefined;
+  }
+
+  all<T>(token: ServiceToken<T>): T[] {
+    return this.container.isBound(token.id) ? this.container.getAll<T>(token.id) : [];
+  }
+}

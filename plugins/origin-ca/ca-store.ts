@@ -1,0 +1,133 @@
+// Keeps the edge's CA and TLS server certificate in its data directory so they survive restarts.
+import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
+import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createCertificateAuthority, issueServerCertificate, type CertifiedKey } from './ca.ts';
+
+const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
+
+export async function loadOrCreateCa(dataDir: string, opts: { commonName?: string } = {}): Promise<CertifiedKey> {
+  const dir = await ensureCaDir(dataDir);
+  const keyFile = join(dir, 'ca.key');
+  const certFile = join(dir, 'ca.pem');
+  const [keyPem, certPem] = await Promise.all([readIfExists(keyFile), readIfExists(certFile)]);
+
+  if (keyPem === undefined && certPem === undefined) {
+    const ca = await createCertificateAuthority({ commonName: opts.commonName ?? 'Burrow Edge CA' });
+    // Key first: a crash between the two renames then leaves a key without a certificate, which is reported
+    // below, rather than a certificate whose key is gone for good.
+    await writeFileAtomic(keyFile, ca.keyPem, 0o600);
+    await writeFileAtomic(certFile, ca.certPem, 0o644);
+    return ca;
+  }
+  if (keyPem === undefined) throw caFileError(dir, keyFile, `the CA certificate ${certFile} exists but its key is missing`);
+  if (certPem === undefined) throw caFileError(dir, certFile, `the CA key ${keyFile} exists but its certificate is missing`);
+
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    throw caFileError(dir, certFile, `could not parse the CA certificate ${certFile}: ${errorMessage(err)}`);
+  }
+  let matches: boolean;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(keyPem));
+  } catch (err) {
+    throw caFileError(dir, keyFile, `could not parse the CA key ${keyFile}: ${errorMessage(err)}`);
+  }
+  if (!matches) throw caFileError(dir, keyFile, `the CA key ${keyFile} does not belong to the certificate ${certFile}`);
+  if (!cert.ca) throw caFileError(dir, certFile, `${certFile} is not a CA certificate`);
+  return { keyPem, certPem };
+}
+
+export async function loadOrCreateServerCertificate(
+  dataDir: string,
+  ca: CertifiedKey,
+  opts: { dnsNames: string[]; ipAddresses: string[] },
+): Promise<CertifiedKey> {
+  const dir = await ensureCaDir(dataDir);
+  const keyFile = join(dir, 'edge.key');
+  const certFile = join(dir, 'edge.pem');
+  const [keyPem, certPem] = await Promise.all([readIfExists(keyFile), readIfExists(certFile)]);
+
+  // The server certificate is derived state: anything off about it is fixed by issuing a fresh one.
+  if (keyPem !== undefined && certPem !== undefined && isReusable({ keyPem, certPem }, ca, opts)) {
+    return { keyPem, certPem };
+  }
+  const commonName = opts.dnsNames[0] ?? opts.ipAddresses[0] ?? 'burrow-edge';
+  const issued = await issueServerCertificate(ca, { commonName, dnsNames: opts.dnsNames, ipAddresses: opts.ipAddresses });
+  await writeFileAtomic(keyFile, issued.keyPem, 0o600);
+  await writeFileAtomic(certFile, issued.certPem, 0o644);
+  return issued;
+}
+
+function isReusable(server: CertifiedKey, ca: CertifiedKey, opts: { dnsNames: string[]; ipAddresses: string[] }): boolean {
+  try {
+    const cert = new X509Certificate(server.certPem);
+    const caCert = new X509Certificate(ca.certPem);
+    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return false;
+    if (!cert.checkPrivateKey(createPrivateKey(server.keyPem))) return false;
+    if (new Date(cert.validTo).getTime() - Date.now() <= RENEW_BEFORE_MS) return false;
+    if (new Date(cert.validFrom).getTime() > Date.now()) return false;
+    const sanDns = new Set(
+      (cert.subjectAltName ?? '')
+        .split(', ')
+        .filter((entry) => entry.startsWith('DNS:'))
+        .map((entry) => entry.slice(4).toLowerCase()),
+    );
+    if (!opts.dnsNames.every((name) => sanDns.has(name.toLowerCase()))) return false;
+    // checkIP compares addresses, not strings, so "::1" matches however the SAN spells it.
+    return opts.ipAddresses.every((ip) => cert.checkIP(ip) !== undefined);
+  } catch {
+    return false;
+  }
+}
+
+async function ensureCaDir(dataDir: string): Promise<string> {
+  const dir = join(dataDir, 'ca');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode only applies when it creates the folder, and the umask may have widened it.
+  await chmod(dir, 0o700);
+  return dir;
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
+
+async function writeFileAtomic(file: string, contents: string, mode: number): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  // Creating the file with its final mode means the key is never readable by others, not even briefly.
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(contents, 'utf8');
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+function caFileError(dir: string, file: string, problem: string): Error {
+  return new Error(
+    `${problem}. Restore ${file} from a backup, or delete the folder ${dir} to create a new CA ` +
+      '(a new CA invalidates every certificate the old one issued, so every connector must run `burrow login` again).',
+  );
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,145 @@
+// An HTTP(S) origin proxied with http-proxy-3 over a keep-alive pool; maps failures to 502/504.
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Socket } from 'node:net';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
+import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
+import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
+
+/** Cloudflare's edge gives an origin 100 s to start answering before it gives up (its 524). */
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 100_000;
+
+export interface HttpOriginTarget {
+  /** `http://host:port` or `https://host:port`; for unix sockets the scheme picks TLS or not. */
+  url: URL;
+  /** Set for unix-socket origins. */
+  socketPath?: string;
+}
+
+interface Pending {
+  ctx: RequestContext;
+  resolve: () => void;
+  reject: (error: OriginError) => void;
+  timedOut?: 'connect' | 'response';
+}
+
+export class HttpOrigin implements Origin {
+  private readonly proxy: ProxyServer;
+  private readonly agent: http.Agent;
+  private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
+  private readonly target: HttpOriginTarget;
+  private readonly options: OriginRequestOptions;
+  private readonly responseTimeoutMs: number;
+
+  constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string, responseTimeoutMs = DEFAULT_RESPONSE_TIMEOUT_MS) {
+    this.target = target;
+    this.options = options;
+    this.responseTimeoutMs = responseTimeoutMs;
+    const secure = target.url.protocol === 'https:' || target.url.protocol === 'wss:';
+    const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
+    const agentOptions = {
+      keepAlive: true,
+      maxFreeSockets: options.keepAliveConnections,
+      scheduling: 'lifo' as const,
+      ...(secure ? { rejectUnauthorized: !options.noTLSVerify, ca, servername: options.originServerName } : {}),
+    };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent.on('free', (socket: Socket) => socket.setTimeout(options.keepAliveTimeout));
+    this.proxy = createProxyServer({
+      agent: this.agent,
+      selfHandleResponse: true,
+      xfwd: false,
+      secure: !options.noTLSVerify,
+      ca: ca?.toString(),
+      ...(options.originServerName ? { ssl: { servername: options.originServerName } } : {}),
+    });
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req as unknown as Http2ServerRequest, socket));
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
+  }
+
+  serve(ctx: RequestContext): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = { ctx, resolve, reject };
+      this.pending.set(ctx.req, pending);
+      const { url, socketPath } = this.target;
+      const target = socketPath
+        ? ({ socketPath, protocol: url.protocol, host: 'localhost', port: 0 } as never)
+        : url;
+      this.proxy.web(
+        ctx.req as never,
+        ctx.res as never,
+        {
+          target,
+          headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined,
+        },
+        (error: Error) => reject(this.classify(error, pending)),
+      );
+    });
+  }
+
+  /** Starts the connect and response timers once the outgoing request has a socket. */
+  private watch(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Socket): void {
+    const pending = this.pending.get(req);
+    if (!pending) return;
+    const expire = (kind: 'connect' | 'response') => () => {
+      pending.timedOut = kind;
+      proxyReq.destroy(new Error(`origin ${kind} timeout`));
+    };
+    if (socket.connecting) {
+      const connectTimer = setTimeout(expire('connect'), this.options.connectTimeout);
+      socket.once('connect', () => clearTimeout(connectTimer));
+      socket.once('close', () => clearTimeout(connectTimer));
+    }
+    const responseTimer = setTimeout(expire('response'), this.responseTimeoutMs);
+    proxyReq.once('response', () => clearTimeout(responseTimer));
+    proxyReq.once('close', () => clearTimeout(responseTimer));
+  }
+
+  private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const pending = this.pending.get(req);
+    const headers: Record<string, string | string[]> = {};
+    const connectionTokens = proxyRes.headers.connection?.split(',').map((t) => t.trim().toLowerCase());
+    for (const name in proxyRes.headers) {
+      if (HOP_BY_HOP.has(name) || connectionTokens?.includes(name)) continue;
+      headers[name] = proxyRes.headers[name]!;
+    }
+    if (res.stream.destroyed) {
+      proxyRes.destroy();
+      pending?.resolve();
+      return;
+    }
+    res.writeHead(proxyRes.statusCode ?? 502, headers);
+    proxyRes.on('end', () => {
+      const trailers = proxyRes.trailers;
+      if (Object.keys(trailers).length) res.addTrailers(trailers);
+    });
+    proxyRes.pipe(res);
+    const done = () => pending?.resolve();
+    res.once('finish', done);
+    res.once('close', done);
+    proxyRes.once('error', () => {
+      if (!res.stream.destroyed) res.stream.close(2 /* INTERNAL_ERROR */);
+      done();
+    });
+  }
+
+  private classify(error: Error & { code?: string }, pending: Pending): OriginError {
+    const service = this.target.socketPath ?? this.target.url.host;
+    if (pending.timedOut === 'connect') return new OriginError(504, `the origin ${service} did not accept the connection within ${this.options.connectTimeout} ms`);
+    if (pending.timedOut === 'response') return new OriginError(504, `the origin ${service} did not answer within ${this.responseTimeoutMs} ms`);
+    const code = error.code ?? '';
+    if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(error.message)) {
+      return new OriginError(502, `the origin ${service} failed TLS verification (${code || error.message}); set originRequest.caPool or noTLSVerify`, { cause: error });
+    }
+    return new OriginError(502, `the origin ${service} could not be reached: ${code || error.message}`, { cause: error });
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.proxy.close();
+  }
+}

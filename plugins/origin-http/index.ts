@@ -1,0 +1,14 @@
+// Built-in plugin: `http://` and `https://` origins, proxied with http-proxy-3 over keep-alive pools.
+import { definePlugin } from '../../core/kernel/plugin.ts';
+import { HttpOrigin } from './http-origin.ts';
+
+export default definePlugin({
+  id: 'origin-http',
+  description: 'http:// and https:// services',
+  connector(api) {
+    api.hooks.resolveOrigin.tap('origin-http', (service, { rule, configDir }) => {
+      if (service.kind !== 'url' || (service.scheme !== 'http' && service.scheme !== 'https')) return undefined;
+      return new HttpOrigin({ url: service.url }, rule.originRequest, configDir);
+    });
+  },
+});
