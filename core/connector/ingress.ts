@@ -12,6 +12,7 @@ export interface IngressRuleConfig {
   [extra: string]: unknown;
 }
 
+/** Where a rule sends requests. Plugins claim other `scheme://` URLs and builtin words when origins are built. */
 export type ServiceSpec =
   | { kind: 'url'; scheme: string; url: URL; raw: string }
   | { kind: 'unix'; scheme: 'unix' | 'unix+tls'; socketPath: string; raw: string }

@@ -98,10 +98,15 @@ export class TunnelConnection extends EventEmitter {
       });
       socket.once('close', () => reject(new Error('the edge closed the connection before registration')));
     });
+    server.on('sessionError', (error) => this.log.warn({ err: error }, 'tunnel session failed'));
     server.on('session', (session: ServerHttp2Session) => {
       this.session = session;
       session.setLocalWindowSize(SESSION_WINDOW);
       session.on('error', (error) => this.log.debug({ err: error.message }, 'tunnel session error'));
+      session.on('goaway', (code) => {
+        if (code !== 0) this.log.warn({ code }, 'the edge closed the connection with an error');
+      });
+      session.on('frameError', (type, code, id) => this.log.warn({ type, code, id }, 'tunnel frame error'));
       session.once('close', () => this.finish('connection closed'));
     });
     server.emit('connection', socket);

@@ -56,6 +56,10 @@ export class TunnelListener {
     this.sessions.add(session);
     session.on('error', (error) => this.log.debug({ err: error.message, remote: remoteAddress }, 'tunnel session error'));
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
+    session.on('goaway', (code) => {
+      if (code !== 0) this.log.warn({ code, remote: remoteAddress }, 'connector closed the connection with an error');
+    });
+    session.on('frameError', (type, code, id) => this.log.warn({ type, code, id }, 'tunnel frame error'));
     session.once('close', () => this.sessions.delete(session));
 
     const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });

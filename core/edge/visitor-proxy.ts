@@ -126,8 +126,10 @@ export class VisitorProxy {
       this.log.debug({ err: error.message, ray }, 'tunnel stream failed');
       statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
     });
+    // Cancel only a stream still in use: a reset on a finished stream counts as an invalid frame
+    // at the connector, and nghttp2 drops the whole connection after 1000 of those.
     res.once('close', () => {
-      if (!stream.closed) stream.close(h2.NGHTTP2_CANCEL);
+      if (!res.writableFinished && !stream.closed && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
     });
   }
 }

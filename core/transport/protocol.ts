@@ -47,7 +47,7 @@ export const SESSION_WINDOW = 128 * 1024 * 1024;
 
 export const http2Settings: Settings = {
   initialWindowSize: STREAM_WINDOW,
-  maxFrameSize: 256 * 1024,
+  // maxFrameSize: 256 * 1024,
   maxConcurrentStreams: 100_000,
   maxHeaderListSize: 256 * 1024,
   enableConnectProtocol: true,
