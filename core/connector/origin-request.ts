@@ -25,13 +25,15 @@ const options = {
   proxyPort: { schema: z.number().int().min(0).max(65535), hint: 'use a port number from 0 to 65535' },
   proxyType: { schema: z.enum(['', 'socks']), hint: 'use "socks" or leave it empty' },
   bastionMode: { schema: z.boolean(), hint: BOOLEAN_HINT },
+  // Burrow's own: how long an origin may take to start its response (Cloudflare's edge allows 100 s).
+  responseTimeout: { schema: durationInputSchema, hint: DURATION_HINT },
   // Accepted so cloudflared configs load unchanged; Burrow does not enforce Cloudflare Access.
   access: { schema: z.looseObject({}), hint: 'use a mapping, e.g. { required: true, teamName: my-team }' },
 } as const;
 
 type OptionName = keyof typeof options;
 
-const durationOptions = ['connectTimeout', 'tlsTimeout', 'tcpKeepAlive', 'keepAliveTimeout'] as const;
+const durationOptions = ['connectTimeout', 'tlsTimeout', 'tcpKeepAlive', 'keepAliveTimeout', 'responseTimeout'] as const;
 
 /** The `originRequest` block as written: every key optional, durations still strings or numbers of seconds. */
 export const originRequestSchema = z.strictObject(
@@ -50,6 +52,7 @@ export interface OriginRequestOptions {
   readonly noHappyEyeballs: boolean;
   readonly keepAliveConnections: number;
   readonly keepAliveTimeout: number;
+  readonly responseTimeout: number;
   readonly httpHostHeader?: string;
   readonly originServerName?: string;
   readonly caPool?: string;
@@ -70,6 +73,7 @@ const defaults = {
   noHappyEyeballs: false,
   keepAliveConnections: 100,
   keepAliveTimeout: '1m30s',
+  responseTimeout: '100s',
   noTLSVerify: false,
   disableChunkedEncoding: false,
   http2Origin: false,

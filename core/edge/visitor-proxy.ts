@@ -3,7 +3,6 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import { randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
 import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
@@ -105,9 +104,12 @@ export class VisitorProxy {
     connection.activeStreams++;
     stream.once('close', () => connection.activeStreams--);
 
+    // .pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
+    // call, which builds a DOMException with a stack trace on every request.
     if (!endStream) {
-      pipeline(req, stream, (error) => {
-        if (error && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+      req.pipe(stream);
+      req.once('error', () => {
+        if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
       });
     }
     stream.once('response', (headers) => {
@@ -119,7 +121,7 @@ export class VisitorProxy {
       }
       res.writeHead(status, responseHeaders(headers, ray));
       if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume();
-      pipeline(stream, res, () => undefined);
+      stream.pipe(res);
     });
     stream.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
     stream.once('error', (error) => {

@@ -10,9 +10,6 @@ import { OriginError, type Origin, type RequestContext } from '../../core/connec
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
 import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
 
-/** Cloudflare's edge gives an origin 100 s to start answering before it gives up (its 524). */
-export const DEFAULT_RESPONSE_TIMEOUT_MS = 100_000;
-
 export interface HttpOriginTarget {
   /** `http://host:port` or `https://host:port`; for unix sockets the scheme picks TLS or not. */
   url: URL;
@@ -33,12 +30,10 @@ export class HttpOrigin implements Origin {
   private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
   private readonly target: HttpOriginTarget;
   private readonly options: OriginRequestOptions;
-  private readonly responseTimeoutMs: number;
 
-  constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string, responseTimeoutMs = DEFAULT_RESPONSE_TIMEOUT_MS) {
+  constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string) {
     this.target = target;
     this.options = options;
-    this.responseTimeoutMs = responseTimeoutMs;
     const secure = target.url.protocol === 'https:' || target.url.protocol === 'wss:';
     const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
     const agentOptions = {
@@ -94,7 +89,7 @@ export class HttpOrigin implements Origin {
       socket.once('connect', () => clearTimeout(connectTimer));
       socket.once('close', () => clearTimeout(connectTimer));
     }
-    const responseTimer = setTimeout(expire('response'), this.responseTimeoutMs);
+    const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
     proxyReq.once('response', () => clearTimeout(responseTimer));
     proxyReq.once('close', () => clearTimeout(responseTimer));
   }
@@ -130,7 +125,7 @@ export class HttpOrigin implements Origin {
   private classify(error: Error & { code?: string }, pending: Pending): OriginError {
     const service = this.target.socketPath ?? this.target.url.host;
     if (pending.timedOut === 'connect') return new OriginError(504, `the origin ${service} did not accept the connection within ${this.options.connectTimeout} ms`);
-    if (pending.timedOut === 'response') return new OriginError(504, `the origin ${service} did not answer within ${this.responseTimeoutMs} ms`);
+    if (pending.timedOut === 'response') return new OriginError(504, `the origin ${service} did not answer within ${this.options.responseTimeout} ms`);
     const code = error.code ?? '';
     if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(error.message)) {
       return new OriginError(502, `the origin ${service} failed TLS verification (${code || error.message}); set originRequest.caPool or noTLSVerify`, { cause: error });

@@ -349,6 +349,7 @@ describe('originRequest', () => {
     noHappyEyeballs: false,
     keepAliveConnections: 100,
     keepAliveTimeout: 90_000,
+    responseTimeout: 100_000,
     noTLSVerify: false,
     disableChunkedEncoding: false,
     http2Origin: false,

@@ -1,0 +1,23 @@
+// Burrow's public API for plugin and config authors: everything a plugin imports comes from here.
+export { definePlugin, PluginError, type PluginDefinition, type Dispose, type MaybePromise } from './kernel/plugin.ts';
+export { defineConfig, loadConfig } from './kernel/config.ts';
+export { BurrowError, ConfigError } from './kernel/errors.ts';
+export { serviceToken, type ServiceToken, type ServiceRegistry } from './kernel/services.ts';
+export type { Middleware, Next } from './kernel/middleware.ts';
+export type { Logger } from './kernel/logger.ts';
+export type { BurrowConfig, BurrowConfigInput, EdgeSettings } from '../config/schema.ts';
+
+export { Edge, type EdgeOptions } from './edge/edge.ts';
+export type { EdgePluginApi } from './edge/plugin-api.ts';
+export { RegistrationRefused, type EdgeHooks, type EdgeConnectionInfo, type RegistrationAttempt, type RouteRequest } from './edge/hooks.ts';
+export { TunnelRegistryToken, type TunnelRegistry, type TunnelRecord, type RouteRecord } from './edge/registry.ts';
+export { ApiError, type ApiHandler, type ApiRequest } from './edge/api-server.ts';
+export type { VisitorContext, EdgeMiddleware } from './edge/visitor-proxy.ts';
+
+export { Connector, type ConnectorOptions } from './connector/connector.ts';
+export type { ConnectorPluginApi } from './connector/plugin-api.ts';
+export type { ConnectorHooks, TunnelCredentials, EdgeAddress, CredentialsQuery } from './connector/hooks.ts';
+export { OriginError, type Origin, type RequestContext, type OriginEnvironment } from './connector/origin.ts';
+export type { ConnectorMiddleware } from './connector/request-router.ts';
+export { Ingress, IngressRule, type ServiceSpec } from './connector/ingress.ts';
+export type { OriginRequestOptions } from './connector/origin-request.ts';
