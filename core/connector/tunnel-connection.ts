@@ -138,7 +138,7 @@ export class TunnelConnection extends EventEmitter {
 
   /** Tells the edge to send no new requests here; resolves when it acknowledged (or after 2 s). */
   async unregister(): Promise<void> {
-    if (!this.control || !this.controlMessages || this.closed) return;
+    if (!this.control || !this.controlMessages || this.closed || this.session?.destroyed) return;
     this.control.write(encodeMessage({ type: 'unregister' }));
     await withTimeout(
       (async () => {
@@ -172,7 +172,7 @@ export class TunnelConnection extends EventEmitter {
     let lastAck = Date.now();
     const timer = setInterval(() => {
       const session = this.session;
-      if (!session || session.closed) return clearInterval(timer);
+      if (!session || session.closed || session.destroyed) return clearInterval(timer);
       if (Date.now() - lastAck > heartbeatIntervalMs * heartbeatCount) {
         this.log.warn({ edge: this.edge, index: this.options.index }, 'edge missed its heartbeats; reconnecting');
         clearInterval(timer);

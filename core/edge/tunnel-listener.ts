@@ -129,7 +129,8 @@ export class TunnelListener {
         connection.session.destroy();
         return;
       }
-      if (!connection.session.closed) connection.session.ping((error) => {
+      if (connection.session.closed || connection.session.destroyed) return clearInterval(timer);
+      connection.session.ping((error) => {
         if (!error) lastAck = Date.now();
       });
     }, heartbeatIntervalMs);

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import os from 'node:os';
 import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
@@ -31,16 +32,12 @@ const loadYaml: Loader = (file, content) => {
   }
 };
 
-// cosmiconfig 9's own TypeScript loader calls the TypeScript compiler API, which TypeScript 7 lacks.
+// cosmiconfig 9's own TypeScript loader calls the TypeScript compiler API, which TypeScript 7 lacks;
+// Burrow runs under tsx, so a plain import compiles the file.
 const loadTs: Loader = async (file) => {
-  const { tsImport } = await import('tsx/esm/api');
-  const mod = (await tsImport(pathToHref(file), import.meta.url)) as { default?: unknown };
+  const mod = (await import(`${pathToFileURL(path.resolve(file)).href}?t=${Date.now()}`)) as { default?: unknown };
   return mod.default ?? mod;
 };
-
-function pathToHref(file: string): string {
-  return new URL(`file://${path.resolve(file)}`).href;
-}
 
 const explorer = cosmiconfig('burrow', {
   searchStrategy: 'global',

@@ -82,10 +82,10 @@ export async function resolvePlugins(sources: readonly PluginSource[], configFil
       const parsed = definition.options.safeParse(rawOptions ?? {});
       if (!parsed.success) {
         const error = zodToConfigError(parsed.error, configFile, [...rawPath, 'options']);
-        throw new ConfigError(`plugin "${definition.id}": ${error.message.replace(/^.*?: /, '')}`, {
+        throw new ConfigError(`plugin "${definition.id}": ${parsed.error.issues[0]!.message}`, {
           file: configFile,
           keyPath: error.keyPath,
-          hint: error.hint,
+          hint: 'see the plugin\'s documentation for its options',
         });
       }
       options = parsed.data;

@@ -60,6 +60,11 @@ export function declareHooks<H extends Record<string, Hook<any, any>>>(hooks: H)
               return Promise.reject(wrapError(error));
             }
           };
+        } else if (tap.type === 'async') {
+          tap.fn = (...args: unknown[]) => {
+            const callback = args.pop() as (error?: unknown, result?: unknown) => void;
+            return fn(...args, (error?: unknown, result?: unknown) => callback(error ? wrapError(error) : error, result));
+          };
         } else if (tap.type === 'sync') {
           tap.fn = (...args: unknown[]) => {
             try {

@@ -48,7 +48,7 @@ export function registerTunnelCommand(program: Command): void {
       action(async (name: string) => {
         const info = await (await edgeClientFromCert()).request<{ tunnel: TunnelView; routes: RouteRecord[] }>('GET', `/v1/tunnels/${encodeURIComponent(name)}`);
         const t = info.tunnel;
-        process.stdout.write(`NAME:     ${t.name}\nID:       ${t.id}\nZONE:    ${t.zone}\nCREATED:  ${t.createdAt}\nROUTES:   ${info.routes.map((r) => r.hostname).join(', ') || '(none)'}\n\n`);
+        process.stdout.write(`NAME:     ${t.name}\nID:       ${t.id}\nZONE:     ${t.zone}\nCREATED:  ${t.createdAt}\nROUTES:   ${info.routes.map((r) => r.hostname).join(', ') || '(none)'}\n\n`);
         if (t.connections.length === 0) {
           process.stdout.write('This tunnel has no active connections.\n');
           return;

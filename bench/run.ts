@@ -1,0 +1,225 @@
+// `npm run bench`: load through Burrow (edge and connector in their own processes) versus the origin directly.
+import http from 'node:http';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Result { rps: number; p50: number; p99: number; mibps: number; errors: number }
+interface Target { name: 'direct' | 'burrow'; base: string; host?: string }
+
+const HOST = 'app.bench.test';
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const WARMUP = 3;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const children = new Map<string, ChildProcess>();
+const helpers = new Set<ChildProcess>();
+let work = '';
+let stopping = false;
+
+if (process.argv[2] === '--origin') startOrigin();
+else await main();
+
+/** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, POST /echo -> the body. */
+function startOrigin(): void {
+  const small = Buffer.from('hello');
+  const big = randomBytes(1 << 20);
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/') res.writeHead(200, { 'content-type': 'text/plain', 'content-length': small.length }).end(small);
+    else if (req.method === 'GET' && req.url === '/1m') res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length }).end(big);
+    else if (req.method === 'POST' && req.url === '/echo') req.pipe(res.writeHead(200, { 'content-type': 'application/octet-stream' }));
+    else res.writeHead(404, { 'content-length': 0 }).end();
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1', () => console.log(`origin ready ${JSON.stringify(server.address())}`));
+}
+
+async function main(): Promise<void> {
+  work = mkdtempSync(path.join(os.tmpdir(), 'burrow-bench-'));
+  process.once('exit', () => {
+    for (const child of [...helpers, ...children.values()]) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+  });
+  process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+  process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));
+  const tool = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
+  console.log(`Burrow bench: ${DURATION} s per load after a ${WARMUP} s warm-up, with ${tool}`);
+
+  start('origin', ['--import', 'tsx', fileURLToPath(import.meta.url), '--origin']);
+  const { port } = JSON.parse((await readyLine('origin', 'origin ready')).slice('origin ready '.length)) as { port: number };
+  const direct: Target = { name: 'direct', base: `http://127.0.0.1:${port}` };
+
+  // Edge and connector as a user runs them: an edge config file, login, create, route, then `tunnel run`.
+  const token = randomBytes(18).toString('base64url');
+  const home = path.join(work, 'home');
+  writeFileSync(path.join(work, 'edge.yaml'), [
+    'edge:', '  pop: bench', '  listen: { http: "127.0.0.1:0", tunnel: "127.0.0.1:0", api: "127.0.0.1:0" }',
+    `  dataDir: ${path.join(work, 'edge-data')}`, '  zones: [bench.test]', ''].join('\n'));
+  start('edge', ['bin/burrow', 'edge', '--config', path.join(work, 'edge.yaml')], { BURROW_EDGE_TOKEN: token, BURROW_LOG_LEVEL: 'info' });
+  const edge = JSON.parse(await readyLine('edge', '"edge ready"')) as { http: string; api: string };
+  const cli = (...args: string[]) => run(process.execPath, ['bin/burrow', ...args], { BURROW_HOME: home }, 30);
+  await cli('login', '--edge', `http://${edge.api}`, '--token', token);
+  const id = /with id ([0-9a-f-]{36})/.exec(await cli('tunnel', 'create', 'bench'))?.[1];
+  if (!id) throw new Error('`burrow tunnel create` printed no tunnel id');
+  await cli('tunnel', 'route', 'dns', 'bench', HOST);
+  writeFileSync(path.join(work, 'config.yml'), [
+    'tunnel: bench', `credentials-file: ${path.join(home, `${id}.json`)}`, 'ingress:',
+    `  - hostname: ${HOST}`, `    service: ${direct.base}`, '  - service: http_status:404', ''].join('\n'));
+  start('connector', ['bin/burrow', 'tunnel', 'run', '--config', path.join(work, 'config.yml')], { BURROW_HOME: home });
+  const burrow: Target = { name: 'burrow', base: `http://${edge.http}`, host: HOST };
+  await until(async () => (await call(burrow, 'GET', '/')).status === 200, 'the tunnel to answer');
+
+  for (const target of [direct, burrow]) {
+    const body = randomBytes(256 * 1024);
+    const echo = await call(target, 'POST', '/echo', body);
+    if (echo.status !== 200 || !echo.body.equals(body)) throw new Error(`${target.name}: POST /echo did not return the body (status ${echo.status})`);
+  }
+
+  const results = new Map<string, Result>();
+  for (const [label, pathname, connections] of [['GET /', '/', 50], ['GET /1m', '/1m', 10]] as const) {
+    for (const target of [direct, burrow]) {
+      process.stdout.write(`  ${target.name} ${label} with ${connections} connections ...`);
+      await load(tool, target, pathname, connections, WARMUP);
+      results.set(`${target.name} ${label}`, await load(tool, target, pathname, connections, DURATION));
+      process.stdout.write(' done\n');
+    }
+  }
+  report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
+  await stopAll();
+}
+
+/** Starts a child with stdout and stderr in `<work>/<name>.log`; any early exit ends the bench. */
+function start(name: string, args: string[], env: Record<string, string> = {}): void {
+  const log = openSync(path.join(work, `${name}.log`), 'a');
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`\n${name} exited early (${signal ?? code}). Its log:\n${readLog(name).slice(-3000)}`);
+    process.exit(1);
+  });
+  children.set(name, child);
+}
+
+/** Runs a short-lived command (CLI, wrk) without blocking signals; its stdout, or an error with its stderr. */
+function run(command: string, args: string[], env: Record<string, string>, timeoutSeconds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, { cwd: root, env: { ...process.env, ...env }, timeout: timeoutSeconds * 1000 }, (error, stdout, stderr) => {
+      helpers.delete(child);
+      if (!error) resolve(stdout);
+      // Killed by stopAll(): the bench is exiting anyway, so stay quiet.
+      else if (!stopping) reject(new Error(`${path.basename(command)} ${args.join(' ')} failed: ${stderr || error.message}`));
+    });
+    helpers.add(child);
+  });
+}
+
+function readLog(name: string): string {
+  return readFileSync(path.join(work, `${name}.log`), 'utf8');
+}
+
+async function readyLine(name: string, marker: string): Promise<string> {
+  let line: string | undefined;
+  await until(() => (line = readLog(name).split('\n').find((l) => l.includes(marker))) !== undefined, `${name} to start`);
+  return line!;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    if (await Promise.resolve().then(check).catch(() => false)) return;
+  }
+  throw new Error(`timed out waiting for ${what} (run with BENCH_KEEP=1 to keep the logs in ${work})`);
+}
+
+function call(target: Target, method: string, pathname: string, body?: Buffer): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${target.base}${pathname}`, { method, headers: target.host ? { host: target.host } : {}, timeout: 5_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject).on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+async function load(tool: string, target: Target, pathname: string, connections: number, seconds: number): Promise<Result> {
+  const url = `${target.base}${pathname}`;
+  if (tool === 'wrk') {
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', ...(target.host ? ['-H', `Host: ${target.host}`] : []), url];
+    const out = await run('wrk', args, {}, seconds + 30);
+    const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).map(Number) ?? [];
+    return {
+      rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0),
+      p50: wrkMs(/50%\s+([\d.]+\w+)/.exec(out)?.[1]),
+      p99: wrkMs(/99%\s+([\d.]+\w+)/.exec(out)?.[1]),
+      mibps: wrkMiB(/Transfer\/sec:\s+([\d.]+\w*)/.exec(out)?.[1]),
+      errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + socketErrors.reduce((a, b) => a + b, 0),
+    };
+  }
+  // autocannon ships no types; only the fields read here are declared.
+  type Cannon = (o: object) => Promise<{ requests: { average: number }; latency: { p50: number; p99: number }; throughput: { average: number }; errors: number; timeouts: number; non2xx: number }>;
+  const autocannon = createRequire(import.meta.url)('autocannon') as Cannon;
+  const r = await autocannon({ url, connections, duration: seconds, headers: target.host ? { host: target.host } : {} });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mibps: r.throughput.average / 2 ** 20, errors: r.errors + r.timeouts + r.non2xx };
+}
+
+/** wrk prints latencies as 812.00us, 1.20ms, 2.01s or 1.00m. */
+function wrkMs(text = 'NaNms'): number {
+  const [, value = 'NaN', unit = 'ms'] = /([\d.]+)(\w+)/.exec(text) ?? [];
+  return Number(value) * ({ us: 0.001, ms: 1, s: 1000, m: 60_000 }[unit] ?? NaN);
+}
+
+/** wrk prints transfer rates in binary units: 512.00B, 420.12KB, 1.02GB. */
+function wrkMiB(text = 'NaNB'): number {
+  const [, value = 'NaN', unit = ''] = /([\d.]+)([KMGT]?)B/.exec(text) ?? [];
+  return (Number(value) * 1024 ** 'BKMGT'.indexOf(unit || 'B')) / 2 ** 20;
+}
+
+/** Resident memory now and at its peak, from /proc (Linux). */
+function memory(name: string): string {
+  try {
+    const status = readFileSync(`/proc/${children.get(name)!.pid}/status`, 'utf8');
+    const kib = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024;
+    return `${kib('VmRSS').toFixed(1)} MiB (peak ${kib('VmHWM').toFixed(1)} MiB)`;
+  } catch {
+    return 'n/a';
+  }
+}
+
+function report(results: Map<string, Result>, memories: Array<[string, string]>): void {
+  const rows: Array<[string, string, keyof Result, number]> = [
+    ['GET / req/s (50 conns)', 'GET /', 'rps', 0],
+    ['GET / p50 ms', 'GET /', 'p50', 2],
+    ['GET / p99 ms', 'GET /', 'p99', 2],
+    ['GET / errors', 'GET /', 'errors', 0],
+    ['GET /1m MiB/s (10 conns)', 'GET /1m', 'mibps', 1],
+    ['GET /1m p99 ms', 'GET /1m', 'p99', 2],
+    ['GET /1m errors', 'GET /1m', 'errors', 0],
+  ];
+  const table = [['', 'direct', 'burrow', 'burrow/direct']];
+  for (const [label, load, field, digits] of rows) {
+    const d = results.get(`direct ${load}`)![field];
+    const b = results.get(`burrow ${load}`)![field];
+    table.push([label, d.toFixed(digits), b.toFixed(digits), field === 'errors' ? '' : d > 0 ? `${(b / d).toFixed(2)}x` : '-']);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  console.log();
+  for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
+  console.log();
+  for (const [name, value] of memories) console.log(`${`${name} RSS after the run:`.padEnd(30)} ${value}`);
+}
+
+/** SIGTERM (graceful), then SIGKILL whatever is still running after 5 s. */
+async function stopAll(): Promise<void> {
+  stopping = true;
+  for (const child of helpers) child.kill('SIGKILL');
+  const running = [...children.values()].reverse().filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(running.map((child) => new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => (clearTimeout(timer), resolve()));
+    child.kill('SIGTERM');
+  })));
+}

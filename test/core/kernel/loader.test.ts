@@ -1,0 +1,240 @@
+// Tests for the plugin loader: resolving built-in, local and missing plugins, option validation, and setup/dispose order.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { resolvePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
+import { ConfigError } from '../../../core/kernel/errors.ts';
+import { PluginError, type PluginDefinition } from '../../../core/kernel/plugin.ts';
+
+const repo = path.resolve(import.meta.dirname, '../../..');
+const pluginModuleUrl = pathToFileURL(path.join(repo, 'core/kernel/plugin.ts')).href;
+// Plugins written to a temp folder cannot resolve bare `zod`; point them at the repo's copy.
+const zodUrl = import.meta.resolve('zod');
+
+let dir: string;
+let configFile: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'burrow-loader-test-'));
+  configFile = path.join(dir, 'burrow.yaml');
+  await writeFile(configFile, '');
+  const files: Record<string, string> = {
+    'local-ts.ts':
+      `import { definePlugin } from ${JSON.stringify(pluginModuleUrl)};\n` +
+      `import { z } from ${JSON.stringify(zodUrl)};\n` +
+      `const options: z.ZodType<{ greeting: string; port?: number }, any> = z.strictObject({ greeting: z.string().default('hi'), port: z.number().int().optional() });\n` +
+      `export default definePlugin({ id: 'local-ts', options, connector() {} });\n`,
+    'local.mjs': `export default { id: 'local-mjs', edge() {} };\n`,
+    'no-default.mjs': `export const plugin = { id: 'named-only' };\n`,
+    'no-id.mjs': `export default { connector() {} };\n`,
+    'throws-on-import.mjs': `throw new Error('boom while importing');\n`,
+  };
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const at = (spec: PluginSource['spec'], index: number): PluginSource => ({ spec, keyPath: ['plugins', index] });
+
+/** Asserts a ConfigError naming the config file and `keyPath`, with a message containing `includes`. */
+async function rejectsWithConfigError(promise: Promise<unknown>, keyPath: string, includes: string[]): Promise<ConfigError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught === undefined ? 'success' : String(caught)}`);
+  assert.equal(caught.keyPath, keyPath);
+  assert.ok(caught.message.startsWith(`${configFile}: ${keyPath}: `), caught.message);
+  for (const text of includes) assert.ok(caught.message.includes(text), `"${caught.message}" lacks "${text}"`);
+  return caught;
+}
+
+describe('resolvePlugins', () => {
+  it('resolves a built-in plugin by id', async () => {
+    const [plugin, ...rest] = await resolvePlugins([at('origin-status', 0)], configFile);
+    assert.equal(rest.length, 0);
+    assert.equal(plugin!.definition.id, 'origin-status');
+    assert.equal(typeof plugin!.definition.connector, 'function');
+    assert.equal(plugin!.keyPath, 'plugins[0]');
+    assert.equal(plugin!.source, path.join(repo, 'plugins', 'origin-status', 'index.ts'));
+  });
+
+  it('labels plugins that come from the defaults as (built-in)', async () => {
+    const [plugin] = await resolvePlugins([{ spec: 'origin-status', keyPath: [] }]);
+    assert.equal(plugin!.keyPath, '(built-in)');
+  });
+
+  const local: Array<{ name: string; spec: PluginSource['spec']; id: string; options: unknown; file: string }> = [
+    { name: 'a local .ts plugin, relative to the config file', spec: './local-ts.ts', id: 'local-ts', options: { greeting: 'hi' }, file: 'local-ts.ts' },
+    { name: 'a local .ts plugin with options (defaults filled)', spec: { use: './local-ts.ts', options: { port: 8080 } }, id: 'local-ts', options: { greeting: 'hi', port: 8080 }, file: 'local-ts.ts' },
+    { name: 'a local .mjs plugin', spec: './local.mjs', id: 'local-mjs', options: undefined, file: 'local.mjs' },
+  ];
+  for (const c of local) {
+    it(c.name, async () => {
+      const [plugin] = await resolvePlugins([at(c.spec, 0)], configFile);
+      assert.equal(plugin!.definition.id, c.id);
+      assert.deepEqual(plugin!.options, c.options);
+      assert.equal(plugin!.source, path.join(dir, c.file));
+    });
+  }
+
+  it('resolves relative paths against the config file folder, not the cwd', async () => {
+    assert.notEqual(process.cwd(), dir);
+    const [plugin] = await resolvePlugins([at('./local.mjs', 0)], configFile);
+    assert.equal(plugin!.source, path.join(dir, 'local.mjs'));
+  });
+
+  it('accepts an absolute path', async () => {
+    const [plugin] = await resolvePlugins([at(path.join(dir, 'local.mjs'), 0)], '/elsewhere/burrow.yaml');
+    assert.equal(plugin!.definition.id, 'local-mjs');
+  });
+
+  const failures: Array<{ name: string; sources: PluginSource[]; keyPath: string; includes: string[]; fix: boolean }> = [
+    { name: 'a path that does not resolve', sources: [at('./missing-plugin.ts', 2)], keyPath: 'plugins[2]', includes: ['"./missing-plugin.ts"', 'does not resolve'], fix: true },
+    { name: 'an unknown name', sources: [at('no-such-burrow-plugin', 3)], keyPath: 'plugins[3]', includes: ['unknown plugin "no-such-burrow-plugin"'], fix: true },
+    { name: 'a module without a default export', sources: [at('./no-default.mjs', 0)], keyPath: 'plugins[0]', includes: ['no default export', 'definePlugin'], fix: true },
+    { name: 'a default export without an id', sources: [at('./no-id.mjs', 1)], keyPath: 'plugins[1]', includes: ['definePlugin'], fix: true },
+    { name: 'a module that throws while importing', sources: [at('./throws-on-import.mjs', 0)], keyPath: 'plugins[0]', includes: ['could not be loaded', 'boom while importing'], fix: false },
+    { name: 'options for a plugin that takes none', sources: [at({ use: './local.mjs', options: { a: 1 } }, 4)], keyPath: 'plugins[4].options', includes: ['"local-mjs"', 'takes no options'], fix: true },
+  ];
+  for (const c of failures) {
+    it(`rejects ${c.name}`, async () => {
+      const error = await rejectsWithConfigError(resolvePlugins(c.sources, configFile), c.keyPath, c.includes);
+      if (c.fix) assert.ok(error.message.includes('Fix: '), error.message);
+    });
+  }
+
+  const badOptions: Array<{ name: string; options: unknown; keyPath: string; includes: string[] }> = [
+    { name: 'a value of the wrong type', options: { port: 'eighty' }, keyPath: 'plugins[1].options.port', includes: ['number'] },
+    { name: 'an unknown option', options: { colour: 'blue' }, keyPath: 'plugins[1].options', includes: ['"colour"'] },
+  ];
+  for (const c of badOptions) {
+    it(`rejects invalid options (${c.name}) naming ${c.keyPath} and the plugin once`, async () => {
+      const error = await rejectsWithConfigError(
+        resolvePlugins([at('origin-status', 0), at({ use: './local-ts.ts', options: c.options }, 1)], configFile),
+        c.keyPath,
+        ['plugin "local-ts"', ...c.includes],
+      );
+      // One readable sentence: the key path and the fix appear once each.
+      assert.equal(error.message.split(`${c.keyPath}:`).length - 1, 1, `key path repeated in "${error.message}"`);
+      assert.equal(error.message.split('Fix: ').length - 1, 1, `"Fix:" repeated in "${error.message}"`);
+    });
+  }
+
+  it('a plugin listed twice keeps its first position and the later options', async () => {
+    const resolved = await resolvePlugins(
+      [
+        { spec: 'origin-status', keyPath: [] },
+        at({ use: './local-ts.ts', options: { greeting: 'first' } }, 0),
+        at('./local.mjs', 1),
+        at({ use: './local-ts.ts', options: { greeting: 'second' } }, 2),
+      ],
+      configFile,
+    );
+    assert.deepEqual(
+      resolved.map((p) => p.definition.id),
+      ['origin-status', 'local-ts', 'local-mjs'],
+    );
+    assert.deepEqual(resolved[1]!.options, { greeting: 'second' });
+    assert.equal(resolved[1]!.keyPath, 'plugins[2]');
+  });
+
+  it('a built-in re-listed in the config with options replaces the default entry', async () => {
+    const resolved = await resolvePlugins([{ spec: 'origin-status', keyPath: [] }, at('origin-status', 0)], configFile);
+    assert.equal(resolved.length, 1);
+    assert.equal(resolved[0]!.keyPath, 'plugins[0]');
+  });
+});
+
+describe('setupPlugins', () => {
+  type Api = { name: string };
+  function plugin(id: string, connector?: PluginDefinition<unknown>['connector'], options?: unknown): ResolvedPlugin {
+    return { definition: { id, connector } as PluginDefinition<unknown>, options, keyPath: `plugins[${id}]`, source: `/virtual/${id}` };
+  }
+
+  it('runs setups in order with their api and options, and returns disposers in reverse order', async () => {
+    const calls: string[] = [];
+    const plugins = ['a', 'b', 'c'].map((id) =>
+      plugin(
+        id,
+        async (api, options) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          calls.push(`setup ${id} api=${(api as unknown as Api).name} options=${JSON.stringify(options)}`);
+          return () => void calls.push(`dispose ${id}`);
+        },
+        { n: id },
+      ),
+    );
+    const disposers = await setupPlugins<Api>(plugins, 'connector', (p) => ({ name: `api-for-${p.definition.id}` }));
+    assert.deepEqual(calls, ['setup a api=api-for-a options={"n":"a"}', 'setup b api=api-for-b options={"n":"b"}', 'setup c api=api-for-c options={"n":"c"}']);
+    assert.equal(disposers.length, 3);
+    await runDisposers(disposers);
+    assert.deepEqual(calls.slice(3), ['dispose c', 'dispose b', 'dispose a']);
+  });
+
+  it('skips plugins without a setup for this runtime and setups that return nothing', async () => {
+    const calls: string[] = [];
+    const disposers = await setupPlugins<Api>(
+      [plugin('edge-only'), plugin('no-dispose', () => void calls.push('no-dispose')), plugin('d', () => () => void calls.push('dispose d'))],
+      'connector',
+      () => ({ name: 'x' }),
+    );
+    assert.deepEqual(calls, ['no-dispose']);
+    assert.equal(disposers.length, 1);
+  });
+
+  it('wraps a throwing setup in a PluginError naming the plugin', async () => {
+    const cause = new Error('port already taken');
+    await assert.rejects(
+      setupPlugins<Api>([plugin('ok'), plugin('broken', () => { throw cause; })], 'connector', () => ({ name: 'x' })),
+      (error: unknown) => {
+        assert.ok(error instanceof PluginError, String(error));
+        assert.equal(error.pluginId, 'broken');
+        assert.equal(error.code, 'BURROW_ERR_PLUGIN');
+        assert.equal(error.cause, cause);
+        assert.match(error.message, /plugin "broken" failed in connector setup: port already taken/);
+        return true;
+      },
+    );
+  });
+
+  it('wraps a rejected async setup too', async () => {
+    await assert.rejects(
+      setupPlugins<Api>([plugin('async-broken', async () => Promise.reject(new Error('nope')))], 'connector', () => ({ name: 'x' })),
+      (error: unknown) => error instanceof PluginError && error.pluginId === 'async-broken' && error.message.includes('nope'),
+    );
+  });
+
+  it('passes a PluginError thrown by a setup through unchanged', async () => {
+    const inner = new PluginError('inner', 'hook resolveOrigin', new Error('x'));
+    await assert.rejects(
+      setupPlugins<Api>([plugin('outer', () => { throw inner; })], 'connector', () => ({ name: 'x' })),
+      (error: unknown) => error === inner,
+    );
+  });
+
+  it('runs the disposers registered so far, newest first, when a later setup throws', async () => {
+    const calls: string[] = [];
+    const plugins = [
+      plugin('first', () => () => void calls.push('dispose first')),
+      plugin('second', () => () => {
+        calls.push('dispose second');
+        throw new Error('a failing disposer does not stop the others');
+      }),
+      plugin('third', () => () => void calls.push('dispose third')),
+      plugin('fourth', () => {
+        throw new Error('fourth failed');
+      }),
+      plugin('never', () => void calls.push('setup never')),
+    ];
+    await assert.rejects(setupPlugins<Api>(plugins, 'connector', () => ({ name: 'x' })), (error: unknown) => error instanceof PluginError && error.pluginId === 'fourth');
+    assert.deepEqual(calls, ['dispose third', 'dispose second', 'dispose first']);
+  });
+});
