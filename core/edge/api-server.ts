@@ -26,6 +26,8 @@ export interface ApiRouteOptions {
 }
 
 export class ApiError extends Error {
+  /** Thrown on purpose by hooks and handlers: passes through hook error wrapping unchanged. */
+  readonly expected = true;
   constructor(
     readonly status: number,
     message: string,
