@@ -1,5 +1,6 @@
 // `burrow demo` (npm start): a dev edge, a demo origin and a connector in one process, with the URL to open.
 import http from 'node:http';
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { configSchema } from '../../../config/schema.ts';
@@ -24,10 +25,10 @@ export function registerDemoCommand(program: Command): void {
         const addresses = await edge.start();
 
         // Log in, create and route a tunnel through the same API the CLI uses.
-        const token = process.env.BURROW_EDGE_TOKEN ?? (await import('node:fs/promises')).readFile(edge.adminTokenFile!, 'utf8').then((t) => t.trim());
+        const token = process.env.BURROW_EDGE_TOKEN ?? (await readFile(edge.adminTokenFile!, 'utf8')).trim();
         const { createKeyAndCsr } = await import('../../../plugins/origin-ca/ca.ts');
         const { keyPem, csrPem } = await createKeyAndCsr({ zones: ['localhost'] });
-        const admin = new EdgeClient(`http://${addresses.api}`, await token);
+        const admin = new EdgeClient(`http://${addresses.api}`, token);
         const login = await admin.request<{ certificate: string; ca: string; edge: { tunnel: string } }>('POST', '/v1/login', { csr: csrPem });
         const created = await admin.request<{ tunnel: { id: string; name: string }; secret: string }>('POST', '/v1/tunnels', { name: 'demo' });
         await admin.request('PUT', '/v1/routes/demo.localhost', { tunnel: 'demo' });
