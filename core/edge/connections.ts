@@ -75,7 +75,19 @@ export class ConnectionTable implements ConnectionView {
 
   disconnectTunnel(tunnelId: string): number {
     const list = [...this.forTunnel(tunnelId)];
-    for (const connection of list) connection.session.destroy();
+    for (const connection of list) dropSession(connection.session);
     return list.length;
   }
+}
+
+/**
+ * Destroys a tunnel session on the next turn of the event loop. Destroying it synchronously from inside one of
+ * its own stream callbacks while other streams are open sends nghttp2 into a busy loop (RST_STREAM on a session
+ * already being torn down), so every teardown goes through here.
+ */
+export function dropSession(session: ClientHttp2Session): void {
+  if (session.destroyed) return;
+  setImmediate(() => {
+    if (!session.destroyed) session.destroy();
+  });
 }

@@ -13,7 +13,7 @@ import {
   type EdgeMessage,
   type RegisterRequest,
 } from '../transport/protocol.ts';
-import { ConnectionTable, EdgeConnection } from './connections.ts';
+import { ConnectionTable, EdgeConnection, dropSession } from './connections.ts';
 import { RegistrationRefused, type EdgeHooks, type TunnelTlsOptions } from './hooks.ts';
 import type { TunnelRegistry } from './registry.ts';
 
@@ -63,11 +63,11 @@ export class TunnelListener {
     session.once('close', () => this.sessions.delete(session));
 
     const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
-    control.on('error', () => session.destroy());
-    const timer = setTimeout(() => session.destroy(), this.options.registerTimeoutMs ?? 10_000);
+    control.on('error', () => dropSession(session));
+    const timer = setTimeout(() => dropSession(session), this.options.registerTimeoutMs ?? 10_000);
     this.runControl(session, control, socket, remoteAddress, timer).catch((error) => {
       this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
-      session.destroy();
+      dropSession(session);
     });
   }
 
@@ -126,7 +126,8 @@ export class TunnelListener {
     const timer = setInterval(() => {
       if (Date.now() - lastAck > heartbeatIntervalMs * heartbeatCount) {
         this.log.warn({ connection: connection.id }, 'connector missed its heartbeats; closing the connection');
-        connection.session.destroy();
+        clearInterval(timer);
+        dropSession(connection.session);
         return;
       }
       if (connection.session.closed || connection.session.destroyed) return clearInterval(timer);
@@ -144,6 +145,7 @@ export class TunnelListener {
   }
 
   closeSessions(): void {
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions) dropSession(session);
   }
 }
+

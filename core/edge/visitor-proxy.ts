@@ -128,6 +128,12 @@ export class VisitorProxy {
       this.log.debug({ err: error.message, ray }, 'tunnel stream failed');
       statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
     });
+    // A stream can also close without an error (the edge dropped the connection: missed heartbeats, a deleted
+    // tunnel): answer 502 if nothing was sent yet, otherwise cut the visitor's response short.
+    stream.once('close', () => {
+      if (res.writableEnded || res.destroyed || stream.readableEnded) return;
+      statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
+    });
     // Cancel only a stream still in use: a reset on a finished stream counts as an invalid frame
     // at the connector, and nghttp2 drops the whole connection after 1000 of those.
     res.once('close', () => {

@@ -91,7 +91,19 @@ export class HttpOrigin implements Origin {
     }
     const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
     proxyReq.once('response', () => clearTimeout(responseTimer));
-    proxyReq.once('close', () => clearTimeout(responseTimer));
+    // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
+    // request so a long poll or an event stream does not hold the origin's connection open forever.
+    const stream = req.stream;
+    let complete = false;
+    proxyReq.once('response', (proxyRes: http.IncomingMessage) => proxyRes.once('end', () => (complete = true)));
+    const cancel = () => {
+      if (!complete && !proxyReq.destroyed) proxyReq.destroy();
+    };
+    stream.once('close', cancel);
+    proxyReq.once('close', () => {
+      clearTimeout(responseTimer);
+      stream.off('close', cancel);
+    });
   }
 
   private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
