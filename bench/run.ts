@@ -14,6 +14,11 @@ interface Target { name: 'direct' | 'burrow'; base: string; host?: string }
 const HOST = 'app.bench.test';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = 3;
+/** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+/** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling. */
+const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
+const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m').split(',');
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const children = new Map<string, ChildProcess>();
 const helpers = new Set<ChildProcess>();
@@ -58,7 +63,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(work, 'edge.yaml'), [
     'edge:', '  pop: bench', '  listen: { http: "127.0.0.1:0", tunnel: "127.0.0.1:0", api: "127.0.0.1:0" }',
     `  dataDir: ${path.join(work, 'edge-data')}`, '  zones: [bench.test]', ''].join('\n'));
-  start('edge', ['bin/burrow', 'edge', '--config', path.join(work, 'edge.yaml')], { BURROW_EDGE_TOKEN: token, BURROW_LOG_LEVEL: 'info' });
+  start('edge', [...NODE_ARGS, 'bin/burrow', 'edge', '--config', path.join(work, 'edge.yaml')], { BURROW_EDGE_TOKEN: token, BURROW_LOG_LEVEL: 'info' });
   const edge = JSON.parse(await readyLine('edge', '"edge ready"')) as { http: string; api: string };
   const cli = (...args: string[]) => run(process.execPath, ['bin/burrow', ...args], { BURROW_HOME: home }, 30);
   await cli('login', '--edge', `http://${edge.api}`, '--token', token);
@@ -68,7 +73,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(work, 'config.yml'), [
     'tunnel: bench', `credentials-file: ${path.join(home, `${id}.json`)}`, 'ingress:',
     `  - hostname: ${HOST}`, `    service: ${direct.base}`, '  - service: http_status:404', ''].join('\n'));
-  start('connector', ['bin/burrow', 'tunnel', 'run', '--config', path.join(work, 'config.yml')], { BURROW_HOME: home });
+  start('connector', [...NODE_ARGS, 'bin/burrow', 'tunnel', 'run', '--config', path.join(work, 'config.yml')], { BURROW_HOME: home });
   const burrow: Target = { name: 'burrow', base: `http://${edge.http}`, host: HOST };
   await until(async () => (await call(burrow, 'GET', '/')).status === 200, 'the tunnel to answer');
 
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
   const results = new Map<string, Result>();
   for (const [label, pathname, connections] of [['GET /', '/', 50], ['GET /1m', '/1m', 10]] as const) {
     for (const target of [direct, burrow]) {
+      if (!TARGETS.includes(target.name) || !LOADS.includes(label)) continue;
       process.stdout.write(`  ${target.name} ${label} with ${connections} connections ...`);
       await load(tool, target, pathname, connections, WARMUP);
       results.set(`${target.name} ${label}`, await load(tool, target, pathname, connections, DURATION));
@@ -201,8 +207,8 @@ function report(results: Map<string, Result>, memories: Array<[string, string]>)
   ];
   const table = [['', 'direct', 'burrow', 'burrow/direct']];
   for (const [label, load, field, digits] of rows) {
-    const d = results.get(`direct ${load}`)![field];
-    const b = results.get(`burrow ${load}`)![field];
+    const d = results.get(`direct ${load}`)?.[field] ?? NaN;
+    const b = results.get(`burrow ${load}`)?.[field] ?? NaN;
     table.push([label, d.toFixed(digits), b.toFixed(digits), field === 'errors' ? '' : d > 0 ? `${(b / d).toFixed(2)}x` : '-']);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
