@@ -20,6 +20,8 @@ const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
 const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m').split(',');
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const root = fileURLToPath(new URL('..', import.meta.url));
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+const cpuPerRequest = new Map<string, number>();
 const children = new Map<string, ChildProcess>();
 const helpers = new Set<ChildProcess>();
 let work = '';
@@ -89,11 +91,19 @@ async function main(): Promise<void> {
       if (!TARGETS.includes(target.name) || !LOADS.includes(label)) continue;
       process.stdout.write(`  ${target.name} ${label} with ${connections} connections ...`);
       await load(tool, target, pathname, connections, WARMUP);
-      results.set(`${target.name} ${label}`, await load(tool, target, pathname, connections, DURATION));
+      const cpuBefore = target.name === 'burrow' ? cpuTimes() : undefined;
+      const result = await load(tool, target, pathname, connections, DURATION);
+      if (cpuBefore) {
+        const requests = result.rps * DURATION;
+        const after = cpuTimes();
+        for (const name of ['edge', 'connector'] as const) cpuPerRequest.set(`${name} ${label}`, ((after[name] - cpuBefore[name]) * 1e6) / requests);
+      }
+      results.set(`${target.name} ${label}`, result);
       process.stdout.write(' done\n');
     }
   }
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
+  for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
   await stopAll();
 }
 
@@ -182,6 +192,20 @@ function wrkMs(text = 'NaNms'): number {
 function wrkMiB(text = 'NaNB'): number {
   const [, value = 'NaN', unit = ''] = /([\d.]+)([KMGT]?)B/.exec(text) ?? [];
   return (Number(value) * 1024 ** 'BKMGT'.indexOf(unit || 'B')) / 2 ** 20;
+}
+
+
+/** CPU seconds (user + system) the edge and the connector have used so far, from /proc (Linux). */
+function cpuTimes(): { edge: number; connector: number } {
+  const seconds = (name: string) => {
+    try {
+      const fields = readFileSync(`/proc/${children.get(name)!.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+      return NaN;
+    }
+  };
+  return { edge: seconds('edge'), connector: seconds('connector') };
 }
 
 /** Resident memory now and at its peak, from /proc (Linux). */
