@@ -12,12 +12,12 @@ export default definePlugin({
   id: 'origin-file',
   description: 'file:// services (static files)',
   connector(api) {
-    api.hooks.resolveOrigin.tap('origin-file', (service, { rule, configDir }) => {
+    api.hooks.resolveOrigin.tap('origin-file', (service, { rule, configDir, configFile }) => {
       if (service.kind !== 'file') return undefined;
       const keyPath = `ingress[${rule.index}].service`;
       const fail = (problem: string, hint: string): never => {
         // Expected: reported as the config error it is, not as a plugin crash.
-        throw Object.assign(new ConfigError(problem, { keyPath, hint }), { expected: true });
+        throw Object.assign(new ConfigError(problem, { file: configFile, keyPath, hint }), { expected: true });
       };
       const query = new URLSearchParams(/\?([^#]*)/.exec(service.raw)?.[1] ?? '');
       let spa = false;

@@ -6,12 +6,13 @@ export default definePlugin({
   id: 'origin-status',
   description: 'http_status:NNN services',
   connector(api) {
-    api.hooks.resolveOrigin.tap('origin-status', (service, { rule }) => {
+    api.hooks.resolveOrigin.tap('origin-status', (service, { rule, configFile }) => {
       if (service.kind !== 'status') return undefined;
       const { status } = service;
       // 1xx are interim responses: a request cannot end with one, so the visitor would wait forever.
       if (status < 200) {
         const error = new ConfigError(`"${service.raw}" is an informational (1xx) status, which cannot end a response`, {
+          file: configFile,
           keyPath: `ingress[${rule.index}].service`,
           hint: 'use a final status from 200 to 599, e.g. http_status:404',
         });

@@ -7,6 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Connector } from '../../core/connector/connector.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
@@ -79,6 +80,29 @@ let pooled: Tracked;
 let pooledDefault: Tracked;
 let idle: Tracked;
 const blackholeSockets = new Set<net.Socket>();
+let single: Tracked;
+let stalled: ChildProcess | undefined;
+
+/**
+ * A port whose TCP handshake never completes: a listener with a backlog of 1 in a stopped process, its accept
+ * queue filled, so the kernel drops further SYNs and connect() hangs (as with a firewalled origin).
+ */
+async function unconnectablePort(): Promise<number> {
+  const code = "const s=require('net').createServer();s.listen({port:0,host:'127.0.0.1',backlog:1},()=>console.log(s.address().port))";
+  stalled = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => stalled!.stdout!.once('data', (chunk: Buffer) => resolve(Number(String(chunk).trim()))));
+  stalled.kill('SIGSTOP');
+  // A stopped process outlives a crashed test run otherwise.
+  process.once('exit', () => stalled?.kill('SIGKILL'));
+  let connected = 0;
+  for (let i = 0; i < 4; i++) {
+    const filler = net.connect(port, '127.0.0.1', () => connected++);
+    filler.on('error', () => {});
+    blackholeSockets.add(filler);
+  }
+  await eventually(() => connected >= 2, 10_000, 'the accept queue to fill');
+  return port;
+}
 
 before(async () => {
   work = await tempDir('burrow-origins-');
@@ -91,6 +115,8 @@ before(async () => {
   const unixTlsSocket = path.join(work, 'app-tls.sock');
   servers.push(await listen(http.createServer(echo), unixSocket));
   servers.push(await listen(https.createServer(localhost, echo), unixTlsSocket));
+  const unixH2Socket = path.join(work, 'app-h2.sock');
+  servers.push(await listen(http2.createSecureServer({ ...localhost, allowHTTP1: true }, echo), unixH2Socket));
   const httpsOrigin = await listen(https.createServer(localhost, echo));
   const internalOrigin = await listen(https.createServer({ key: certs.internal.keyPem, cert: certs.internal.certPem }, echo));
   const h2Origin = await listen(http2.createSecureServer({ ...localhost, allowHTTP1: true }, echo));
@@ -101,13 +127,17 @@ before(async () => {
   pooled = await tracked(http.createServer(heldUntil(6)));
   pooledDefault = await tracked(http.createServer(heldUntil(6)));
   idle = await tracked(http.createServer(echo));
-  servers.push(pooled.server, pooledDefault.server, idle.server);
+  single = await tracked(http.createServer(echo));
+  servers.push(pooled.server, pooledDefault.server, idle.server, single.server);
+  const unconnectable = await unconnectablePort();
   const port = (server: net.Server) => (server.address() as AddressInfo).port;
 
   edge = await startEdge();
   const rules = [
     { hostname: 'unix.example.test', service: `unix:${unixSocket}`, originRequest: { httpHostHeader: 'api.internal' } },
     { hostname: 'unixtls.example.test', service: `unix+tls:${unixTlsSocket}`, originRequest: { caPool } },
+    { hostname: 'unixh2.example.test', service: `unix+tls:${unixH2Socket}`, originRequest: { caPool, http2Origin: true } },
+    { hostname: 'unixtls-h1only.example.test', service: `unix+tls:${unixTlsSocket}`, originRequest: { caPool, http2Origin: true } },
     { hostname: 'selfsigned.example.test', service: `https://127.0.0.1:${port(httpsOrigin)}` },
     { hostname: 'capool.example.test', service: `https://127.0.0.1:${port(httpsOrigin)}`, originRequest: { caPool } },
     { hostname: 'notlsverify.example.test', service: `https://127.0.0.1:${port(httpsOrigin)}`, originRequest: { noTLSVerify: true } },
@@ -122,6 +152,8 @@ before(async () => {
     { hostname: 'pool.example.test', service: `http://127.0.0.1:${pooled.port}`, originRequest: { keepAliveConnections: 2 } },
     { hostname: 'pool-default.example.test', service: `http://127.0.0.1:${pooledDefault.port}` },
     { hostname: 'idle.example.test', service: `http://127.0.0.1:${idle.port}`, originRequest: { keepAliveTimeout: '1s' } },
+    { hostname: 'nopool.example.test', service: `http://127.0.0.1:${single.port}`, originRequest: { keepAliveConnections: 0 } },
+    { hostname: 'connecttimeout.example.test', service: `http://127.0.0.1:${unconnectable}`, originRequest: { connectTimeout: '1s' } },
     { hostname: 'nochunk.example.test', service: `http://127.0.0.1:${port(plainOrigin)}`, originRequest: { disableChunkedEncoding: true } },
     { hostname: 'nochunk-h2.example.test', service: `https://localhost:${port(h2Origin)}`, originRequest: { caPool, http2Origin: true, disableChunkedEncoding: true } },
     { hostname: 'chunk.example.test', service: `http://127.0.0.1:${port(plainOrigin)}` },
@@ -139,6 +171,7 @@ before(async () => {
 
 after(async () => {
   for (const socket of blackholeSockets) socket.destroy();
+  stalled?.kill('SIGKILL');
   await stopAll(
     () => connector?.stop(0),
     () => edge?.stop(),
@@ -207,10 +240,25 @@ describe('HTTPS origins: trust', () => {
   });
 });
 
+describe('connectTimeout', () => {
+  it('answers 504 when the origin does not accept the connection in time', async () => {
+    const res = await visit(edge.url, '/', { host: 'connecttimeout.example.test' });
+    assert.equal(res.status, 504);
+    assert.match(res.text, /did not accept the connection within 1000 ms/);
+  });
+});
+
 describe('http2Origin', () => {
   it('talks HTTP/2 to the origin when set, HTTP/1.1 otherwise', async () => {
     assert.equal((await seen('h2.example.test', '/v2')).httpVersion, '2.0');
     assert.equal((await seen('h1.example.test', '/v1')).httpVersion, '1.1');
+  });
+
+  it('works over unix+tls sockets, falling back to HTTP/1.1 when the origin offers no h2', async () => {
+    assert.equal((await seen('unixh2.example.test', '/sock')).httpVersion, '2.0');
+    const fallback = await seen('unixtls-h1only.example.test', '/sock', { method: 'POST', body: 'hello' });
+    assert.equal(fallback.httpVersion, '1.1');
+    assert.equal(fallback.bodyBytes, 5);
   });
 
   it('streams request bodies both ways and keeps the path, query and headers', async () => {
@@ -249,6 +297,13 @@ describe('keep-alive pool', () => {
     await sixAtOnce('pool-default.example.test');
     await eventually(() => pooledDefault.open.size === 6, 10_000, 'six idle connections');
     assert.equal(pooled.open.size, 2);
+  });
+
+  it('keeps no idle connection with keepAliveConnections: 0', async () => {
+    const first = await seen('nopool.example.test', '/1');
+    const second = await seen('nopool.example.test', '/2');
+    assert.notEqual(second.remotePort, first.remotePort, 'each request opened its own connection');
+    await eventually(() => single.open.size === 0, 10_000, 'no idle connection left');
   });
 
   it('reuses a connection, and closes it after keepAliveTimeout', async () => {
