@@ -3,21 +3,24 @@ import http from 'node:http';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import send from 'send';
 
 interface Result { rps: number; p50: number; p99: number; mibps: number; errors: number }
 interface Target { name: 'direct' | 'burrow'; base: string; host?: string }
 
 const HOST = 'app.bench.test';
+const STATIC_HOST = 'files.bench.test';
+const STATIC_FILE = '1m.bin';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = 3;
-/** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 /** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling. */
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
 const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m').split(',');
+/** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
@@ -30,7 +33,8 @@ let stopping = false;
 if (process.argv[2] === '--origin') startOrigin();
 else await main();
 
-/** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, POST /echo -> the body. */
+/** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, POST /echo -> the body,
+ * GET /static/... -> files of $BENCH_STATIC_DIR served with `send` (the direct side of the static-files section). */
 function startOrigin(): void {
   const small = Buffer.from('hello');
   const big = randomBytes(1 << 20);
@@ -38,6 +42,7 @@ function startOrigin(): void {
     if (req.method === 'GET' && req.url === '/') res.writeHead(200, { 'content-type': 'text/plain', 'content-length': small.length }).end(small);
     else if (req.method === 'GET' && req.url === '/1m') res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length }).end(big);
     else if (req.method === 'POST' && req.url === '/echo') req.pipe(res.writeHead(200, { 'content-type': 'application/octet-stream' }));
+    else if (req.method === 'GET' && req.url?.startsWith('/static/')) send(req, req.url.slice('/static'.length), { root: process.env.BENCH_STATIC_DIR! }).pipe(res);
     else res.writeHead(404, { 'content-length': 0 }).end();
   });
   server.keepAliveTimeout = 65_000;
@@ -55,7 +60,8 @@ async function main(): Promise<void> {
   const tool = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
   console.log(`Burrow bench: ${DURATION} s per load after a ${WARMUP} s warm-up, with ${tool}`);
 
-  start('origin', ['--import', 'tsx', fileURLToPath(import.meta.url), '--origin']);
+  const staticDir = writeStaticFiles();
+  start('origin', ['--import', 'tsx', fileURLToPath(import.meta.url), '--origin'], { BENCH_STATIC_DIR: staticDir });
   const { port } = JSON.parse((await readyLine('origin', 'origin ready')).slice('origin ready '.length)) as { port: number };
   const direct: Target = { name: 'direct', base: `http://127.0.0.1:${port}` };
 
@@ -72,9 +78,11 @@ async function main(): Promise<void> {
   const id = /with id ([0-9a-f-]{36})/.exec(await cli('tunnel', 'create', 'bench'))?.[1];
   if (!id) throw new Error('`burrow tunnel create` printed no tunnel id');
   await cli('tunnel', 'route', 'dns', 'bench', HOST);
+  await cli('tunnel', 'route', 'dns', 'bench', STATIC_HOST);
   writeFileSync(path.join(work, 'config.yml'), [
     'tunnel: bench', `credentials-file: ${path.join(home, `${id}.json`)}`, 'ingress:',
-    `  - hostname: ${HOST}`, `    service: ${direct.base}`, '  - service: http_status:404', ''].join('\n'));
+    `  - hostname: ${HOST}`, `    service: ${direct.base}`,
+    `  - hostname: ${STATIC_HOST}`, `    service: file://${staticDir}`, '  - service: http_status:404', ''].join('\n'));
   start('connector', [...NODE_ARGS, 'bin/burrow', 'tunnel', 'run', '--config', path.join(work, 'config.yml')], { BURROW_HOME: home });
   const burrow: Target = { name: 'burrow', base: `http://${edge.http}`, host: HOST };
   await until(async () => (await call(burrow, 'GET', '/')).status === 200, 'the tunnel to answer');
@@ -104,6 +112,7 @@ async function main(): Promise<void> {
   }
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
   for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
+  await staticFilesSection(tool, direct.base, burrow.base);
   await stopAll();
 }
 
@@ -240,6 +249,44 @@ function report(results: Map<string, Result>, memories: Array<[string, string]>)
   for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
   console.log();
   for (const [name, value] of memories) console.log(`${`${name} RSS after the run:`.padEnd(30)} ${value}`);
+}
+
+/** The folder the static-files section serves: one 1 MiB file of random bytes. */
+function writeStaticFiles(): string {
+  const dir = path.join(work, 'static');
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, STATIC_FILE), randomBytes(1 << 20));
+  return dir;
+}
+
+/** Static files: the 1 MiB file through Burrow's file:// origin versus the same file served by `send` directly. */
+async function staticFilesSection(tool: string, directBase: string, burrowBase: string): Promise<void> {
+  const cases: Array<[Target, string]> = [
+    [{ name: 'direct', base: directBase }, `/static/${STATIC_FILE}`],
+    [{ name: 'burrow', base: burrowBase, host: STATIC_HOST }, `/${STATIC_FILE}`],
+  ];
+  const expected = readFileSync(path.join(work, 'static', STATIC_FILE));
+  const results = new Map<string, Result>();
+  console.log('\nStatic files (file://), 1 MiB file, 10 connections:');
+  for (const [target, pathname] of cases) {
+    const answer = await call(target, 'GET', pathname);
+    if (answer.status !== 200 || !answer.body.equals(expected)) throw new Error(`${target.name}: GET ${pathname} did not return the file (status ${answer.status})`);
+    process.stdout.write(`  ${target.name} GET ${pathname} ...`);
+    await load(tool, target, pathname, 10, WARMUP);
+    results.set(target.name, await load(tool, target, pathname, 10, DURATION));
+    process.stdout.write(' done\n');
+  }
+  const d = results.get('direct')!;
+  const b = results.get('burrow')!;
+  const table = [
+    ['', 'direct', 'burrow', 'burrow/direct'],
+    ['static 1 MiB MiB/s', d.mibps.toFixed(1), b.mibps.toFixed(1), d.mibps > 0 ? `${(b.mibps / d.mibps).toFixed(2)}x` : '-'],
+    ['static 1 MiB p99 ms', d.p99.toFixed(2), b.p99.toFixed(2), d.p99 > 0 ? `${(b.p99 / d.p99).toFixed(2)}x` : '-'],
+    ['static 1 MiB errors', String(d.errors), String(b.errors), ''],
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  console.log();
+  for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
 }
 
 /** SIGTERM (graceful), then SIGKILL whatever is still running after 5 s. */

@@ -8,6 +8,9 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'management-api',
   'discovery-static',
   'origin-http',
+  'origin-unix',
+  'origin-file',
+  'origin-hello',
   'origin-status',
   'metrics',
 ];

@@ -87,7 +87,7 @@ export class Connector extends EventEmitter {
       use: (fn) => middleware.push(fn),
     }));
     for (const rule of this.ingress.rules) {
-      const environment = { rule, configDir: this.configDir, log: this.log };
+      const environment = { rule, configDir: this.configDir, configFile, log: this.log };
       const origin = this.hooks.resolveOrigin.call(rule.service, environment);
       if (!origin) {
         throw new ConfigError(`no plugin serves "${rule.service.raw}" (scheme "${rule.service.scheme}")`, {

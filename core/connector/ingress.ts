@@ -16,6 +16,7 @@ export interface IngressRuleConfig {
 export type ServiceSpec =
   | { kind: 'url'; scheme: string; url: URL; raw: string }
   | { kind: 'unix'; scheme: 'unix' | 'unix+tls'; socketPath: string; raw: string }
+  /** `dir` is absolute, or relative to the config file (`file://./site`); a query in `raw` is for the plugin. */
   | { kind: 'file'; scheme: 'file'; dir: string; raw: string }
   | { kind: 'status'; scheme: 'http_status'; status: number; raw: string }
   | { kind: 'builtin'; scheme: string; rest: string; raw: string };
@@ -77,8 +78,17 @@ function parseUrlService(raw: string, text: string, fail: (problem: string, hint
 
 function parseFileService(raw: string, text: string, fail: (problem: string, hint?: string) => never): ServiceSpec {
   const problem = `${JSON.stringify(raw)} is not a valid file:// URL`;
-  const hint = 'use an absolute directory, e.g. file:///srv/www';
+  const hint = 'use an absolute directory, e.g. file:///srv/www, or one relative to the config file, e.g. file://./site';
   if (!/^file:\/\//i.test(text)) return fail(problem, hint);
+  // "file://./site" and "file://../site": a folder relative to the config file, resolved by the plugin serving it.
+  const relative = /^file:\/\/(\.\.?(?:\/[^?#]*)?)(?:[?#].*)?$/i.exec(text);
+  if (relative) {
+    try {
+      return { kind: 'file', scheme: 'file', dir: decodeURIComponent(relative[1]!), raw };
+    } catch {
+      return fail(problem, hint);
+    }
+  }
   try {
     // Rejects a host part, so "file://relative/dir" fails rather than silently meaning "/dir".
     return { kind: 'file', scheme: 'file', dir: fileURLToPath(text), raw };

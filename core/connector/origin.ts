@@ -28,6 +28,8 @@ export interface Origin {
 export interface OriginEnvironment {
   readonly rule: IngressRule;
   readonly configDir: string;
+  /** The config file, for ConfigErrors about the rule (absent when the config did not come from a file). */
+  readonly configFile?: string;
   readonly log: Logger;
 }
 

@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
@@ -21,7 +22,7 @@ interface Pending {
   ctx: RequestContext;
   resolve: () => void;
   reject: (error: OriginError) => void;
-  timedOut?: 'connect' | 'response';
+  timedOut?: 'connect' | 'tls' | 'response';
 }
 
 export class HttpOrigin implements Origin {
@@ -36,11 +37,16 @@ export class HttpOrigin implements Origin {
     this.options = options;
     const secure = target.url.protocol === 'https:' || target.url.protocol === 'wss:';
     const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
+    // Verify the origin's own name (as cloudflared does), never the visitor's Host, which node would use by default.
+    // SNI cannot carry an IP address: '' sends none, and verification then checks the address.
+    const hostname = target.url.hostname.replace(/^\[|\]$/g, '');
+    const servername = options.originServerName ?? (isIP(hostname) ? '' : hostname);
     const agentOptions = {
-      keepAlive: true,
+      // keepAliveConnections: 0 keeps no idle connections: each request opens its own.
+      keepAlive: options.keepAliveConnections > 0,
       maxFreeSockets: options.keepAliveConnections,
       scheduling: 'lifo' as const,
-      ...(secure ? { rejectUnauthorized: !options.noTLSVerify, ca, servername: options.originServerName } : {}),
+      ...(secure ? { rejectUnauthorized: !options.noTLSVerify, ca, servername } : {}),
     };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.agent.on('free', (socket: Socket) => socket.setTimeout(options.keepAliveTimeout));
@@ -50,13 +56,14 @@ export class HttpOrigin implements Origin {
       xfwd: false,
       secure: !options.noTLSVerify,
       ca: ca?.toString(),
-      ...(options.originServerName ? { ssl: { servername: options.originServerName } } : {}),
+      ...(secure ? { ssl: { servername } } : {}),
     });
     this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req as unknown as Http2ServerRequest, socket));
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
   }
 
   serve(ctx: RequestContext): Promise<void> {
+    if (this.options.disableChunkedEncoding && lengthUnknown(ctx)) return refuseUnknownLength(ctx);
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = { ctx, resolve, reject };
       this.pending.set(ctx.req, pending);
@@ -80,7 +87,7 @@ export class HttpOrigin implements Origin {
   private watch(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Socket): void {
     const pending = this.pending.get(req);
     if (!pending) return;
-    const expire = (kind: 'connect' | 'response') => () => {
+    const expire = (kind: 'connect' | 'tls' | 'response') => () => {
       pending.timedOut = kind;
       proxyReq.destroy(new Error(`origin ${kind} timeout`));
     };
@@ -88,6 +95,15 @@ export class HttpOrigin implements Origin {
       const connectTimer = setTimeout(expire('connect'), this.options.connectTimeout);
       socket.once('connect', () => clearTimeout(connectTimer));
       socket.once('close', () => clearTimeout(connectTimer));
+    }
+    // A fresh TLS socket must finish its handshake within tlsTimeout once TCP is up; pooled ones already did.
+    if (socket instanceof TLSSocket && !proxyReq.reusedSocket) {
+      let tlsTimer: NodeJS.Timeout | undefined;
+      const startHandshakeTimer = () => (tlsTimer = setTimeout(expire('tls'), this.options.tlsTimeout));
+      if (socket.connecting) socket.once('connect', startHandshakeTimer);
+      else startHandshakeTimer();
+      socket.once('secureConnect', () => clearTimeout(tlsTimer));
+      socket.once('close', () => clearTimeout(tlsTimer));
     }
     const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
     proxyReq.once('response', () => clearTimeout(responseTimer));
@@ -137,6 +153,7 @@ export class HttpOrigin implements Origin {
   private classify(error: Error & { code?: string }, pending: Pending): OriginError {
     const service = this.target.socketPath ?? this.target.url.host;
     if (pending.timedOut === 'connect') return new OriginError(504, `the origin ${service} did not accept the connection within ${this.options.connectTimeout} ms`);
+    if (pending.timedOut === 'tls') return new OriginError(504, `the origin ${service} did not complete the TLS handshake within ${this.options.tlsTimeout} ms (originRequest.tlsTimeout)`);
     if (pending.timedOut === 'response') return new OriginError(504, `the origin ${service} did not answer within ${this.options.responseTimeout} ms`);
     const code = error.code ?? '';
     if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(error.message)) {
@@ -149,4 +166,20 @@ export class HttpOrigin implements Origin {
     this.agent.destroy();
     this.proxy.close();
   }
+}
+
+/** True when the request has a body whose length the visitor did not declare (it arrived chunked). */
+export function lengthUnknown({ req }: RequestContext): boolean {
+  return !req.stream.endAfterHeaders && req.headers['content-length'] === undefined;
+}
+
+/**
+ * disableChunkedEncoding: the origin must get a Content-Length, and bodies are never buffered to learn it,
+ * so a body of unknown length is refused with 411 (the visitor can resend it with Content-Length).
+ */
+export async function refuseUnknownLength({ req, res }: RequestContext): Promise<void> {
+  req.resume();
+  const body = 'Length Required: this origin needs a Content-Length (originRequest.disableChunkedEncoding is on)\n';
+  res.writeHead(411, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
 }

@@ -1,6 +1,6 @@
 // Built-in plugin: `http://` and `https://` origins, proxied with http-proxy-3 over keep-alive pools.
 import { definePlugin } from '../../core/kernel/plugin.ts';
-import { HttpOrigin } from './http-origin.ts';
+import { createHttpOrigin } from './http2-origin.ts';
 
 export default definePlugin({
   id: 'origin-http',
@@ -8,7 +8,7 @@ export default definePlugin({
   connector(api) {
     api.hooks.resolveOrigin.tap('origin-http', (service, { rule, configDir }) => {
       if (service.kind !== 'url' || (service.scheme !== 'http' && service.scheme !== 'https')) return undefined;
-      return new HttpOrigin({ url: service.url }, rule.originRequest, configDir);
+      return createHttpOrigin({ url: service.url }, rule.originRequest, configDir);
     });
   },
 });
