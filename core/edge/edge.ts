@@ -111,6 +111,7 @@ export class Edge {
     };
     if (listen.http) {
       const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.visitors.handle(req, res, 'http'));
+      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'http'));
       this.servers.push(server);
       addresses.http = await listenOn(server, listen.http);
     }
@@ -118,6 +119,7 @@ export class Edge {
       if (!settings.tls) throw new Error('edge.listen.https needs edge.tls.cert and edge.tls.key');
       const [cert, key] = await Promise.all([readFile(settings.tls.cert), readFile(settings.tls.key)]);
       const server = https.createServer({ cert, key, keepAliveTimeout: 65_000 }, (req, res) => this.visitors.handle(req, res, 'https'));
+      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'https'));
       this.servers.push(server);
       addresses.https = await listenOn(server, listen.https);
     }

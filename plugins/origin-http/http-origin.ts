@@ -4,11 +4,13 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
 import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
+import { upgradeRequest } from '../../core/connector/tunnel-socket.ts';
 
 export interface HttpOriginTarget {
   /** `http://host:port` or `https://host:port`; for unix sockets the scheme picks TLS or not. */
@@ -54,6 +56,9 @@ export class HttpOrigin implements Origin {
     });
     this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req as unknown as Http2ServerRequest, socket));
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
+    this.proxy.on('proxyReqWs', (proxyReq, req, socket) => this.watchUpgrade(proxyReq, req as unknown as Http2ServerRequest, socket as Duplex));
+    // Errors of the visitor's side of a WebSocket; the tunnel stream's own teardown handles them.
+    this.proxy.on('error', () => undefined);
   }
 
   serve(ctx: RequestContext): Promise<void> {
@@ -76,6 +81,41 @@ export class HttpOrigin implements Origin {
     });
   }
 
+  /**
+   * WebSocket (ws://, wss://, and upgrades to http:// services, as in cloudflared) through
+   * http-proxy-3's `proxy.ws`; other upgrade protocols are answered as plain requests.
+   */
+  upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void> {
+    if (ctx.upgrade?.toLowerCase() !== 'websocket') return this.serve(ctx);
+    return new Promise<void>((resolve, reject) => {
+      const req = upgradeRequest(ctx, socket);
+      const pending: Pending = { ctx, resolve, reject };
+      this.pending.set(req as never, pending);
+      socket.once('close', () => resolve());
+      const { url, socketPath } = this.target;
+      const target = socketPath ? ({ socketPath, protocol: url.protocol, host: 'localhost', port: 0 } as never) : url;
+      this.proxy.ws(
+        req as never,
+        socket as never,
+        head,
+        { target, headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined },
+        (error: Error) => reject(this.classify(error, pending)),
+      );
+    });
+  }
+
+  /** Timers as for plain requests; and when either side of an upgraded connection closes, so does the other. */
+  private watchUpgrade(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Duplex): void {
+    proxyReq.once('socket', (outgoing: Socket) => this.watch(proxyReq, req, outgoing));
+    proxyReq.once('upgrade', (_res, proxySocket: Socket) => {
+      if (socket.destroyed) proxySocket.destroy();
+      else socket.once('close', () => proxySocket.destroySoon());
+    });
+    socket.once('close', () => {
+      if (!proxyReq.destroyed) proxyReq.destroy();
+    });
+  }
+
   /** Starts the connect and response timers once the outgoing request has a socket. */
   private watch(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Socket): void {
     const pending = this.pending.get(req);
@@ -91,6 +131,7 @@ export class HttpOrigin implements Origin {
     }
     const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
     proxyReq.once('response', () => clearTimeout(responseTimer));
+    proxyReq.once('upgrade', () => clearTimeout(responseTimer));
     proxyReq.once('close', () => clearTimeout(responseTimer));
   }
 
