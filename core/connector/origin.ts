@@ -30,6 +30,11 @@ export interface Origin {
    * if the origin failed before answering. Origins without it answer upgrades with `serve`.
    */
   upgrade?(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void>;
+  /**
+   * True if the origin answers `Expect: 100-continue` itself (its 100 relayed with
+   * `res.writeContinue()`); otherwise the connector sends 100 Continue before `serve`.
+   */
+  readonly relaysContinue?: boolean;
   /** Frees pooled connections when the connector stops. */
   close?(): MaybePromise<void>;
 }

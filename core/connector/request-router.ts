@@ -22,7 +22,14 @@ export class RequestRouter {
   ) {
     for (const rule of ingress.rules) {
       const origin = origins.get(rule)!;
-      this.chains.set(rule, compose(middleware, (ctx) => (ctx.upgrade && origin.upgrade ? upgrade(origin, ctx) : origin.serve(ctx))));
+      this.chains.set(
+        rule,
+        compose(middleware, (ctx) => {
+          if (ctx.upgrade && origin.upgrade) return upgrade(origin, ctx);
+          if (!origin.relaysContinue && ctx.req.headers.expect !== undefined && /^100-continue$/i.test(String(ctx.req.headers.expect))) ctx.res.writeContinue();
+          return origin.serve(ctx);
+        }),
+      );
     }
   }
 

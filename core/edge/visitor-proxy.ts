@@ -105,9 +105,11 @@ export class VisitorProxy {
     if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, connection, this.log);
 
     const endStream = !hasBody(req);
+    // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
+    const waitForTrailers = !endStream && req.headers['transfer-encoding'] !== undefined;
     let stream;
     try {
-      stream = connection.session.request(requestHeaders(ctx), { endStream });
+      stream = connection.session.request(requestHeaders(ctx), { endStream, waitForTrailers });
     } catch (error) {
       this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
       return statusPage(res, 502, ray);
@@ -123,6 +125,9 @@ export class VisitorProxy {
         if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
       });
     }
+    if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(requestTrailers(req)));
+    // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us).
+    stream.once('continue', () => res.writeContinue());
     stream.once('response', (headers) => {
       const status = Number(headers[':status']);
       const originError = headers[Headers.originError];
@@ -206,6 +211,12 @@ export function responseHeaders(headers: Http2Headers, ray: string): Record<stri
     if (value !== undefined) out[name] = value as string | string[];
   }
   out[Headers.ray] = ray;
+  return out;
+}
+
+function requestTrailers(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in req.trailers) if (!HOP_BY_HOP.has(name) && !name.startsWith('burrow-')) out[name] = req.trailers[name]!;
   return out;
 }
 

@@ -4,7 +4,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
@@ -27,6 +27,7 @@ interface Pending {
 }
 
 export class HttpOrigin implements Origin {
+  readonly relaysContinue = true;
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
@@ -75,10 +76,33 @@ export class HttpOrigin implements Origin {
         {
           target,
           headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined,
+          buffer: relaysBody(ctx.req) ? this.requestBody(ctx) : undefined,
         },
         (error: Error) => reject(this.classify(error, pending)),
       );
     });
+  }
+
+  /**
+   * Stands in for the request body http-proxy-3 pipes to the origin, to get hold of the outgoing
+   * request it would not show us: to relay the origin's 100 Continue (http-proxy-3 emits no
+   * `proxyReq` for Expect requests) and to send the visitor's request trailers before the end.
+   */
+  private requestBody(ctx: RequestContext): Stream {
+    const { req, res } = ctx;
+    const pipe = (proxyReq: http.ClientRequest) => {
+      if (req.headers.expect !== undefined) {
+        proxyReq.once('continue', () => res.writeContinue());
+        proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, req, socket));
+      }
+      req.pipe(proxyReq, { end: false });
+      req.once('end', () => {
+        if (Object.keys(req.trailers).length) proxyReq.addTrailers(req.trailers);
+        proxyReq.end();
+      });
+      return proxyReq;
+    };
+    return { pipe } as unknown as Stream;
   }
 
   /**
@@ -178,4 +202,9 @@ export class HttpOrigin implements Origin {
     this.agent.destroy();
     this.proxy.close();
   }
+}
+
+/** Requests whose body needs `requestBody`: Expect: 100-continue, or a body of unknown length (it may end in trailers). */
+function relaysBody(req: Http2ServerRequest): boolean {
+  return req.headers.expect !== undefined || (req.headers['content-length'] === undefined && !req.stream.endAfterHeaders);
 }
