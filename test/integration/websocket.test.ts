@@ -342,5 +342,6 @@ describe('many sockets', () => {
     await eventually(() => sockets.every((ws) => ws.readyState === WebSocket.CLOSED), 30_000, 'all visitor sockets to close');
     await eventually(() => accepted.slice(before).every(({ socket }) => socket.readyState === WebSocket.CLOSED), 30_000, 'all origin sockets to close');
     await eventually(() => streamsOnTunnel() === 0, 30_000, 'every tunnel stream to close');
+    await eventually(() => connector.connections.every((c) => c.inFlight === 0), 30_000, 'the connector to finish every stream');
   });
 });
