@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import send from 'send';
+import { performance } from 'node:perf_hooks';
+import WebSocket, { WebSocketServer } from 'ws';
 
 interface Result { rps: number; p50: number; p99: number; mibps: number; errors: number }
 interface Target { name: 'direct' | 'burrow'; base: string; host?: string }
@@ -22,6 +24,8 @@ const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
 const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m').split(',');
 /** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const WS_SOCKETS = 1000;
+const WS_DURATION = Number(process.env.BENCH_WS_DURATION ?? 5);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const cpuPerRequest = new Map<string, number>();
@@ -34,7 +38,7 @@ if (process.argv[2] === '--origin') startOrigin();
 else await main();
 
 /** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, POST /echo -> the body,
- * GET /static/... -> files of $BENCH_STATIC_DIR served with `send` (the direct side of the static-files section). */
+ * WebSocket echo, GET /static/... -> files of $BENCH_STATIC_DIR served with `send` (the direct side of the static-files section). */
 function startOrigin(): void {
   const small = Buffer.from('hello');
   const big = randomBytes(1 << 20);
@@ -46,6 +50,8 @@ function startOrigin(): void {
     else res.writeHead(404, { 'content-length': 0 }).end();
   });
   server.keepAliveTimeout = 65_000;
+  const sockets = new WebSocketServer({ server, perMessageDeflate: false });
+  sockets.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   server.listen(0, '127.0.0.1', () => console.log(`origin ready ${JSON.stringify(server.address())}`));
 }
 
@@ -109,6 +115,11 @@ async function main(): Promise<void> {
       results.set(`${target.name} ${label}`, result);
       process.stdout.write(' done\n');
     }
+  }
+  for (const target of [direct, burrow]) {
+    process.stdout.write(`  ${target.name} WebSocket echo with ${WS_SOCKETS} sockets ...`);
+    results.set(`${target.name} WS echo`, await wsEcho(target, WS_SOCKETS, WS_DURATION));
+    process.stdout.write(' done\n');
   }
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
   for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
@@ -191,6 +202,63 @@ async function load(tool: string, target: Target, pathname: string, connections:
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, mibps: r.throughput.average / 2 ** 20, errors: r.errors + r.timeouts + r.non2xx };
 }
 
+/**
+ * WebSocket echo: `sockets` connections each keep one 32-byte message in flight for `seconds`
+ * (after a 1 s warm-up on the same sockets); round trips per second and their latency.
+ */
+async function wsEcho(target: Target, sockets: number, seconds: number): Promise<Result> {
+  const url = `${target.base.replace(/^http/, 'ws')}/ws`;
+  const connect = () =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, { headers: target.host ? { host: target.host } : {}, perMessageDeflate: false, handshakeTimeout: 30_000 });
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    });
+  const clients: WebSocket[] = [];
+  // Opened 100 at a time so the accept queue is not what gets measured.
+  while (clients.length < sockets) clients.push(...(await Promise.all(Array.from({ length: Math.min(100, sockets - clients.length) }, connect))));
+  const payload = Buffer.alloc(32, 'x');
+  let errors = 0;
+  const run = async (ms: number, latencies?: number[]) => {
+    const stopAt = performance.now() + ms;
+    await Promise.all(clients.map((ws) => new Promise<void>((resolve) => {
+      let sentAt = 0;
+      const send = () => {
+        if (performance.now() >= stopAt || ws.readyState !== WebSocket.OPEN) return finish();
+        sentAt = performance.now();
+        ws.send(payload);
+      };
+      const onMessage = () => {
+        latencies?.push(performance.now() - sentAt);
+        send();
+      };
+      const onClose = () => {
+        errors++;
+        finish();
+      };
+      const finish = () => {
+        ws.off('message', onMessage).off('close', onClose);
+        resolve();
+      };
+      ws.on('message', onMessage).on('close', onClose);
+      send();
+    })));
+  };
+  await run(1_000);
+  const latencies: number[] = [];
+  const started = performance.now();
+  await run(seconds * 1000, latencies);
+  const elapsed = (performance.now() - started) / 1000;
+  await Promise.all(clients.map((ws) => new Promise<void>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) return resolve();
+    ws.once('close', () => resolve());
+    ws.close(1000);
+  })));
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), mibps: (latencies.length * payload.length * 2) / elapsed / 2 ** 20, errors };
+}
+
 /** wrk prints latencies as 812.00us, 1.20ms, 2.01s or 1.00m. */
 function wrkMs(text = 'NaNms'): number {
   const [, value = 'NaN', unit = 'ms'] = /([\d.]+)(\w+)/.exec(text) ?? [];
@@ -237,6 +305,10 @@ function report(results: Map<string, Result>, memories: Array<[string, string]>)
     ['GET /1m MiB/s (10 conns)', 'GET /1m', 'mibps', 1],
     ['GET /1m p99 ms', 'GET /1m', 'p99', 2],
     ['GET /1m errors', 'GET /1m', 'errors', 0],
+    [`WS echo round trips/s (${WS_SOCKETS} sockets)`, 'WS echo', 'rps', 0],
+    ['WS echo p50 ms', 'WS echo', 'p50', 2],
+    ['WS echo p99 ms', 'WS echo', 'p99', 2],
+    ['WS echo errors', 'WS echo', 'errors', 0],
   ];
   const table = [['', 'direct', 'burrow', 'burrow/direct']];
   for (const [label, load, field, digits] of rows) {

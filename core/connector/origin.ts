@@ -1,5 +1,6 @@
 // What an origin adapter implements, and the per-request context it and middleware receive.
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import type { MaybePromise } from '../kernel/plugin.ts';
 import type { IngressRule } from './ingress.ts';
@@ -15,11 +16,25 @@ export interface RequestContext {
   readonly path: string;
   readonly clientIp: string;
   readonly log: Logger;
+  /** The protocol the visitor asked to switch to (its `Upgrade` header, e.g. `websocket`), if any. */
+  readonly upgrade?: string;
 }
 
 /** An HTTP origin: answers a request on `ctx.res`; resolves when the response is complete. */
 export interface Origin {
   serve(ctx: RequestContext): Promise<void>;
+  /**
+   * Upgraded requests (WebSocket), with Node's `'upgrade'` contract: `socket` is the visitor's
+   * connection (a TunnelSocket); write an HTTP/1.1 response head to it (101 to accept, anything
+   * else to refuse), then bytes. Resolves when the connection is over; rejects with OriginError
+   * if the origin failed before answering. Origins without it answer upgrades with `serve`.
+   */
+  upgrade?(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void>;
+  /**
+   * True if the origin answers `Expect: 100-continue` itself (its 100 relayed with
+   * `res.writeContinue()`); otherwise the connector sends 100 Continue before `serve`.
+   */
+  readonly relaysContinue?: boolean;
   /** Frees pooled connections when the connector stops. */
   close?(): MaybePromise<void>;
 }

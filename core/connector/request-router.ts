@@ -6,6 +6,7 @@ import { compose, type Middleware } from '../kernel/middleware.ts';
 import { Headers } from '../transport/protocol.ts';
 import type { Ingress, IngressRule } from './ingress.ts';
 import { OriginError, type Origin, type RequestContext } from './origin.ts';
+import { TunnelSocket } from './tunnel-socket.ts';
 
 export type ConnectorMiddleware = Middleware<RequestContext>;
 
@@ -21,7 +22,14 @@ export class RequestRouter {
   ) {
     for (const rule of ingress.rules) {
       const origin = origins.get(rule)!;
-      this.chains.set(rule, compose(middleware, (ctx) => origin.serve(ctx)));
+      this.chains.set(
+        rule,
+        compose(middleware, (ctx) => {
+          if (ctx.upgrade && origin.upgrade) return upgrade(origin, ctx);
+          if (!origin.relaysContinue && ctx.req.headers.expect !== undefined && /^100-continue$/i.test(String(ctx.req.headers.expect))) ctx.res.writeContinue();
+          return origin.serve(ctx);
+        }),
+      );
     }
   }
 
@@ -46,6 +54,8 @@ export class RequestRouter {
       clientIp: String(req.headers[Headers.connectingIp] ?? ''),
       log: this.log,
     };
+    const upgradeProtocol = req.headers[Headers.upgrade];
+    if (upgradeProtocol) (ctx as { upgrade?: string }).upgrade = String(upgradeProtocol);
     this.inFlight++;
     res.once('close', () => this.inFlight--);
     this.chains.get(rule)!(ctx).catch((error) => this.fail(ctx, error));
@@ -64,6 +74,13 @@ export class RequestRouter {
     res.writeHead(status, { [Headers.originError]: message.replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' });
     res.end();
   }
+}
+
+/** Hands an upgraded stream to the origin as a socket; an origin that never answered is a 502. */
+async function upgrade(origin: Origin, ctx: RequestContext): Promise<void> {
+  const socket = new TunnelSocket(ctx.req, ctx.res, ctx.clientIp);
+  await origin.upgrade!(ctx, socket, Buffer.alloc(0));
+  if (!socket.responded) throw new OriginError(502, `the origin ${ctx.rule.service.raw} closed the connection without answering the upgrade`);
 }
 
 export function hostnameOf(authority: string): string {

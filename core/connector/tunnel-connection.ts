@@ -87,7 +87,7 @@ export class TunnelConnection extends EventEmitter {
 
     const server = http2.createServer(http2SessionOptions);
     const controlReady = new Promise<{ req: Http2ServerRequest; res: Http2ServerResponse }>((resolve, reject) => {
-      server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+      const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse) => {
         if (req.url === CONTROL_PATH && !this.control) {
           resolve({ req, res });
           return;
@@ -95,7 +95,10 @@ export class TunnelConnection extends EventEmitter {
         this.activeStreams++;
         res.once('close', () => this.activeStreams--);
         this.handler(req, res);
-      });
+      };
+      server.on('request', onRequest);
+      // Expect: 100-continue is answered by the origin (or by the router for origins that cannot).
+      server.on('checkContinue', onRequest);
       socket.once('close', () => reject(new Error('the edge closed the connection before registration')));
     });
     server.on('sessionError', (error) => this.log.warn({ err: error }, 'tunnel session failed'));

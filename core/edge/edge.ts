@@ -20,6 +20,12 @@ import { TunnelRegistryToken } from './registry.ts';
 import { TunnelListener } from './tunnel-listener.ts';
 import { VisitorProxy, type EdgeMiddleware } from './visitor-proxy.ts';
 
+/**
+ * Visitor request heads may be this large (Node's default is 16 KiB; Cloudflare accepts 32 KiB of
+ * request headers, plus the request line and framing). Larger heads get a 431.
+ */
+const MAX_VISITOR_HEADER_BYTES = 40 * 1024;
+
 export interface EdgeOptions {
   settings: EdgeSettings;
   /** Plugin specs from the config file, loaded after the built-in defaults. */
@@ -110,14 +116,18 @@ export class Edge {
       api: await listenOn(this.apiServer.server, listen.api),
     };
     if (listen.http) {
-      const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.visitors.handle(req, res, 'http'));
+      const server = http.createServer({ keepAliveTimeout: 65_000, maxHeaderSize: MAX_VISITOR_HEADER_BYTES }, (req, res) => this.visitors.handle(req, res, 'http'));
+      server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'http'));
+      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'http'));
       this.servers.push(server);
       addresses.http = await listenOn(server, listen.http);
     }
     if (listen.https) {
       if (!settings.tls) throw new Error('edge.listen.https needs edge.tls.cert and edge.tls.key');
       const [cert, key] = await Promise.all([readFile(settings.tls.cert), readFile(settings.tls.key)]);
-      const server = https.createServer({ cert, key, keepAliveTimeout: 65_000 }, (req, res) => this.visitors.handle(req, res, 'https'));
+      const server = https.createServer({ cert, key, keepAliveTimeout: 65_000, maxHeaderSize: MAX_VISITOR_HEADER_BYTES }, (req, res) => this.visitors.handle(req, res, 'https'));
+      server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'https'));
+      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'https'));
       this.servers.push(server);
       addresses.https = await listenOn(server, listen.https);
     }

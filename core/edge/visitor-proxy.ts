@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
 import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
@@ -10,6 +11,7 @@ import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelRecord } from './registry.ts';
 import { statusPage } from './status-pages.ts';
+import { forwardUpgrade, upgradeResponse, type VisitorUpgrade } from './visitor-upgrade.ts';
 
 /** What edge middleware sees for each visitor request. */
 export interface VisitorContext {
@@ -22,6 +24,8 @@ export interface VisitorContext {
   readonly protocol: 'http' | 'https';
   /** Set once the tunnel lookup ran. */
   tunnel?: TunnelRecord;
+  /** Set for an Upgrade (WebSocket) request: the visitor's raw connection; `res` writes to it. */
+  readonly upgrade?: VisitorUpgrade;
 }
 
 export type EdgeMiddleware = Middleware<VisitorContext>;
@@ -66,7 +70,13 @@ export class VisitorProxy {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  handle(req: IncomingMessage, res: ServerResponse, protocol: 'http' | 'https'): void {
+  /** The visitor server's `'upgrade'` event: handled like a request, answered on the socket. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: 'http' | 'https'): void {
+    socket.on('error', (error) => this.log.debug({ err: error.message }, 'visitor connection failed'));
+    this.handle(req, upgradeResponse(req, socket), protocol, { socket, head });
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, protocol: 'http' | 'https', upgrade?: VisitorUpgrade): void {
     const ray = this.rays.next();
     res.setHeader(Headers.ray, ray);
     const hostname = hostnameOf(req.headers.host);
@@ -78,7 +88,7 @@ export class VisitorProxy {
     res.once('close', () => {
       if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
-    const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol };
+    const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol, upgrade };
     this.chain(ctx).catch((error) => {
       this.log.error({ err: error, ray }, 'edge middleware failed');
       statusPage(res, 502, ray, 'An edge plugin failed while handling this request.');
@@ -92,11 +102,14 @@ export class VisitorProxy {
     ctx.tunnel = tunnel;
     const connection = this.table.pick(tunnel.id);
     if (!connection) return statusPage(res, 530, ray);
+    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, connection, this.log);
 
     const endStream = !hasBody(req);
+    // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
+    const waitForTrailers = !endStream && req.headers['transfer-encoding'] !== undefined;
     let stream;
     try {
-      stream = connection.session.request(requestHeaders(ctx), { endStream });
+      stream = connection.session.request(requestHeaders(ctx), { endStream, waitForTrailers });
     } catch (error) {
       this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
       return statusPage(res, 502, ray);
@@ -112,6 +125,9 @@ export class VisitorProxy {
         if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
       });
     }
+    if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(requestTrailers(req)));
+    // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us).
+    stream.once('continue', () => res.writeContinue());
     stream.once('response', (headers) => {
       const status = Number(headers[':status']);
       const originError = headers[Headers.originError];
@@ -159,7 +175,7 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Visitor headers minus hop-by-hop ones and visitor-sent `burrow-*`, plus forwarding headers. */
-function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
+export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
   const { req } = ctx;
   const out: OutgoingHttpHeaders = {
     ':method': req.method,
@@ -193,7 +209,7 @@ function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined
   return new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
 }
 
-function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {
+export function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name)) continue;
@@ -201,6 +217,12 @@ function responseHeaders(headers: Http2Headers, ray: string): Record<string, str
     if (value !== undefined) out[name] = value as string | string[];
   }
   out[Headers.ray] = ray;
+  return out;
+}
+
+function requestTrailers(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in req.trailers) if (!HOP_BY_HOP.has(name) && !name.startsWith('burrow-')) out[name] = req.trailers[name]!;
   return out;
 }
 

@@ -5,11 +5,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
+import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
 import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
+import { upgradeRequest } from '../../core/connector/tunnel-socket.ts';
 
 export interface HttpOriginTarget {
   /** `http://host:port` or `https://host:port`; for unix sockets the scheme picks TLS or not. */
@@ -26,14 +28,19 @@ interface Pending {
 }
 
 export class HttpOrigin implements Origin {
+  readonly relaysContinue = true;
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
   private readonly target: HttpOriginTarget;
   private readonly options: OriginRequestOptions;
 
+  /** The target as http-proxy-3 takes it. */
+  private readonly proxyTarget: never;
+
   constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string) {
     this.target = target;
+    this.proxyTarget = proxyTargetOf(target);
     this.options = options;
     const secure = target.url.protocol === 'https:' || target.url.protocol === 'wss:';
     const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
@@ -60,6 +67,9 @@ export class HttpOrigin implements Origin {
     });
     this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req as unknown as Http2ServerRequest, socket));
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
+    this.proxy.on('proxyReqWs', (proxyReq, req, socket) => this.watchUpgrade(proxyReq, req as unknown as Http2ServerRequest, socket as Duplex));
+    // Errors of the visitor's side of a WebSocket; the tunnel stream's own teardown handles them.
+    this.proxy.on('error', () => undefined);
   }
 
   serve(ctx: RequestContext): Promise<void> {
@@ -67,19 +77,73 @@ export class HttpOrigin implements Origin {
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = { ctx, resolve, reject };
       this.pending.set(ctx.req, pending);
-      const { url, socketPath } = this.target;
-      const target = socketPath
-        ? ({ socketPath, protocol: url.protocol, host: 'localhost', port: 0 } as never)
-        : url;
+      const target = this.proxyTarget;
       this.proxy.web(
         ctx.req as never,
         ctx.res as never,
         {
           target,
           headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined,
+          buffer: relaysBody(ctx.req) ? this.requestBody(ctx) : undefined,
         },
         (error: Error) => reject(this.classify(error, pending)),
       );
+    });
+  }
+
+  /**
+   * Stands in for the request body http-proxy-3 pipes to the origin, to get hold of the outgoing
+   * request it would not show us: to relay the origin's 100 Continue (http-proxy-3 emits no
+   * `proxyReq` for Expect requests) and to send the visitor's request trailers before the end.
+   */
+  private requestBody(ctx: RequestContext): Stream {
+    const { req, res } = ctx;
+    const pipe = (proxyReq: http.ClientRequest) => {
+      if (req.headers.expect !== undefined) {
+        proxyReq.once('continue', () => res.writeContinue());
+        proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, req, socket));
+      }
+      req.pipe(proxyReq, { end: false });
+      req.once('end', () => {
+        if (Object.keys(req.trailers).length) proxyReq.addTrailers(req.trailers);
+        proxyReq.end();
+      });
+      return proxyReq;
+    };
+    return { pipe } as unknown as Stream;
+  }
+
+  /**
+   * WebSocket (ws://, wss://, and upgrades to http:// services, as in cloudflared) through
+   * http-proxy-3's `proxy.ws`; other upgrade protocols are answered as plain requests.
+   */
+  upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void> {
+    if (ctx.upgrade?.toLowerCase() !== 'websocket') return this.serve(ctx);
+    return new Promise<void>((resolve, reject) => {
+      const req = upgradeRequest(ctx, socket);
+      const pending: Pending = { ctx, resolve, reject };
+      this.pending.set(req as never, pending);
+      socket.once('close', () => resolve());
+      const target = this.proxyTarget;
+      this.proxy.ws(
+        req as never,
+        socket as never,
+        head,
+        { target, headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined },
+        (error: Error) => reject(this.classify(error, pending)),
+      );
+    });
+  }
+
+  /** Timers as for plain requests; and when either side of an upgraded connection closes, so does the other. */
+  private watchUpgrade(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Duplex): void {
+    proxyReq.once('socket', (outgoing: Socket) => this.watch(proxyReq, req, outgoing));
+    proxyReq.once('upgrade', (_res, proxySocket: Socket) => {
+      if (socket.destroyed) proxySocket.destroy();
+      else socket.once('close', () => proxySocket.destroySoon());
+    });
+    socket.once('close', () => {
+      if (!proxyReq.destroyed) proxyReq.destroy();
     });
   }
 
@@ -109,16 +173,18 @@ export class HttpOrigin implements Origin {
     proxyReq.once('response', () => clearTimeout(responseTimer));
     // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
     // request so a long poll or an event stream does not hold the origin's connection open forever.
-    const stream = req.stream;
+    // (Upgrades have no tunnel stream here: watchUpgrade ties both sockets together instead.)
+    const stream = req.stream as Http2ServerRequest['stream'] | undefined;
     let complete = false;
     proxyReq.once('response', (proxyRes: http.IncomingMessage) => proxyRes.once('end', () => (complete = true)));
     const cancel = () => {
       if (!complete && !proxyReq.destroyed) proxyReq.destroy();
     };
-    stream.once('close', cancel);
+    stream?.once('close', cancel);
+    proxyReq.once('upgrade', () => clearTimeout(responseTimer));
     proxyReq.once('close', () => {
       clearTimeout(responseTimer);
-      stream.off('close', cancel);
+      stream?.off('close', cancel);
     });
   }
 
@@ -182,4 +248,16 @@ export async function refuseUnknownLength({ req, res }: RequestContext): Promise
   const body = 'Length Required: this origin needs a Content-Length (originRequest.disableChunkedEncoding is on)\n';
   res.writeHead(411, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
+}
+
+/** Requests whose body needs `requestBody`: Expect: 100-continue, or a body of unknown length (it may end in trailers). */
+function relaysBody(req: Http2ServerRequest): boolean {
+  return req.headers.expect !== undefined || (req.headers['content-length'] === undefined && !req.stream.endAfterHeaders);
+}
+
+function proxyTargetOf({ url, socketPath }: HttpOriginTarget): never {
+  if (socketPath) return { socketPath, protocol: url.protocol, host: 'localhost', port: 0 } as never;
+  if (url.port) return url as never;
+  // http-proxy-3 reads an empty URL.port (the scheme's default) as port 0.
+  return { protocol: url.protocol, hostname: url.hostname, host: url.hostname, port: url.protocol === 'https:' ? 443 : 80 } as never;
 }

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Connector } from '../../core/connector/connector.ts';
 import { loadConfig } from '../../core/kernel/config.ts';
 import { createTunnel, removeDir, startConnector, startEdge, tempDir, type TestEdge } from '../helpers/harness.ts';
@@ -38,7 +39,7 @@ const SERVED_BY: Record<number, string> = {
   5: 'file',
   6: 'file',
   7: 'hello_world',
-  8: 'http-chat',
+  8: 'ws-chat',
   9: 'status:418',
   10: 'status:404',
 };
@@ -55,7 +56,7 @@ const TABLE: Array<[url: string, rule: number, why: string]> = [
   ['https://deep.sub.example.test/assets/logo.txt', 5, 'the wildcard matches any depth'],
   ['https://static.example.test/', 6, 'file origin index.html'],
   ['https://hello.example.test/hi', 7, 'hello_world'],
-  ['https://chat.example.test/room/1', 8, 'chat (plain HTTP today)'],
+  ['https://chat.example.test/room/1', 8, 'a ws:// service answers plain requests too'],
   ['https://teapot.example.test/', 9, 'http_status'],
   ['https://blog.example.test/posts/1', 10, 'wildcard path rule does not match: catch-all'],
   ['https://example.test/assets/logo.txt', 10, 'the wildcard does not match the apex'],
@@ -77,7 +78,12 @@ before(async () => {
   const api = await listen(http.createServer(named('http-api')));
   const app = await listen(http.createServer(named('http-app')));
   const secure = await listen(https.createServer({ key: certs.localhost.keyPem, cert: certs.localhost.certPem }, named('https-secure')));
-  const chat = await listen(http.createServer(named('http-chat')));
+  const chatServer = http.createServer(named('ws-chat'));
+  // The chat origin also takes WebSockets and answers each message with who it is and what it got.
+  new WebSocketServer({ server: chatServer }).on('connection', (socket, req) => {
+    socket.on('message', (data) => socket.send(JSON.stringify({ origin: 'ws-chat', url: req.url, got: String(data) })));
+  });
+  const chat = await listen(chatServer);
   await listen(http.createServer(named('unix')), path.join(work, 'app.sock'));
 
   configFile = path.join(work, 'burrow.yml');
@@ -106,7 +112,7 @@ ingress:
   - hostname: hello.example.test
     service: hello_world
   - hostname: chat.example.test
-    service: http://127.0.0.1:${chat}
+    service: ws://127.0.0.1:${chat}
   - hostname: teapot.example.test
     service: http_status:418
   - service: http_status:404
@@ -158,7 +164,18 @@ describe('one connector, every origin kind', () => {
       const target = new URL(url);
       const res = await visit(edge.url, target.pathname + target.search, { host: target.host, headers: { accept: 'application/json' } });
       assert.equal(servedBy(res), SERVED_BY[printed], `live request to ${url} went elsewhere than rule #${printed}`);
-      if (SERVED_BY[printed]!.startsWith('http-')) assert.equal((JSON.parse(res.text) as { url: string }).url, target.pathname + target.search);
+      if (/^(http|ws)-/.test(SERVED_BY[printed]!)) assert.equal((JSON.parse(res.text) as { url: string }).url, target.pathname + target.search);
     });
   }
+
+  it('a WebSocket to chat.example.test crosses the tunnel to the ws:// origin', async () => {
+    const ws = new WebSocket(`${edge.url.replace('http:', 'ws:')}/room/2`, { headers: { host: 'chat.example.test' }, handshakeTimeout: 15_000 });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once('open', () => ws.send('hello, room'));
+      ws.once('message', (data) => resolve(String(data)));
+      ws.once('error', reject);
+    });
+    ws.close();
+    assert.deepEqual(JSON.parse(reply), { origin: 'ws-chat', url: '/room/2', got: 'hello, room' });
+  });
 });

@@ -1,0 +1,96 @@
+// Carries a visitor's Upgrade (WebSocket) request over one tunnel stream marked `burrow-upgrade`, then bytes both ways.
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import { constants as h2, type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../kernel/logger.ts';
+import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
+import type { EdgeConnection } from './connections.ts';
+import { statusPage } from './status-pages.ts';
+import { requestHeaders, responseHeaders, type VisitorContext } from './visitor-proxy.ts';
+
+/** The raw connection Node handed the visitor server's `'upgrade'` listener. */
+export interface VisitorUpgrade {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
+
+/**
+ * A response bound to the upgrade socket, so middleware, error pages and a refused upgrade
+ * answer the visitor as for any request. It closes the socket once written: after a refused
+ * upgrade the connection is in an unknown state.
+ */
+export function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerResponse {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as never);
+  res.once('finish', () => (socket as Duplex & { destroySoon?: () => void }).destroySoon?.() ?? socket.end());
+  return res;
+}
+
+export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, connection: EdgeConnection, log: Logger): void {
+  const { req, res, ray } = ctx;
+  const { socket, head } = upgrade;
+  const headers = requestHeaders(ctx);
+  headers[Headers.upgrade] = String(req.headers.upgrade);
+  let stream: ClientHttp2Stream;
+  try {
+    stream = connection.session.request(headers, { endStream: false });
+  } catch (error) {
+    log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
+    return statusPage(res, 502, ray);
+  }
+  connection.activeStreams++;
+  let switched = false;
+
+  // Visitor bytes flow from the start: whatever it sends before the 101 waits in the tunnel.
+  if (head.length) stream.write(head);
+  socket.pipe(stream);
+
+  stream.once('response', (answer) => {
+    const status = Number(answer[':status']);
+    const originError = answer[Headers.originError];
+    if (originError) {
+      stream.resume();
+      return statusPage(res, status, ray, String(originError));
+    }
+    if (status === 200 && answer[Headers.upgrade]) {
+      switched = true;
+      socket.write(switchingProtocols(answer, ray));
+      stream.pipe(socket);
+      return;
+    }
+    // Refused: an ordinary response, and the connection closes after it.
+    res.writeHead(status, responseHeaders(answer, ray));
+    stream.pipe(res);
+  });
+  stream.once('trailers', (trailers) => {
+    if (!switched) res.addTrailers(Object.fromEntries(Object.entries(trailers).filter(([name]) => !name.startsWith(':'))) as Record<string, string>);
+  });
+  stream.on('error', (error) => {
+    log.debug({ err: error.message, ray }, 'upgraded tunnel stream failed');
+    if (!switched) statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
+  });
+  stream.once('close', () => {
+    connection.activeStreams--;
+    if (!switched) return;
+    // A reset or a dead tunnel connection drops the visitor at once; a clean end flushes first.
+    const clean = stream.rstCode === h2.NGHTTP2_NO_ERROR && stream.readableEnded;
+    if (clean) (socket as Duplex & { destroySoon?: () => void }).destroySoon?.();
+    else socket.destroy();
+  });
+  socket.once('close', () => {
+    if (!stream.closed && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+  });
+}
+
+/** The 101 the visitor gets: the origin's headers (Sec-WebSocket-Accept, -Protocol ...) plus the ray. */
+function switchingProtocols(answer: Http2Headers, ray: string): string {
+  const lines = ['HTTP/1.1 101 Switching Protocols', `Upgrade: ${answer[Headers.upgrade]}`, 'Connection: Upgrade'];
+  for (const name in answer) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name.startsWith('burrow-')) continue;
+    const value = answer[name];
+    for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);
+  }
+  lines.push(`${Headers.ray}: ${ray}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
