@@ -4,6 +4,7 @@ export { defineConfig, loadConfig } from './kernel/config.ts';
 export { BurrowError, ConfigError } from './kernel/errors.ts';
 export { serviceToken, type ServiceToken, type ServiceRegistry } from './kernel/services.ts';
 export type { Middleware, Next } from './kernel/middleware.ts';
+export { reply, beforeHeaders, type AnyResponse } from './kernel/http-response.ts';
 export type { Logger } from './kernel/logger.ts';
 export type { BurrowConfig, BurrowConfigInput, EdgeSettings } from '../config/schema.ts';
 

@@ -148,7 +148,10 @@ function validateOptions(
   if (parsed.success) return parsed.data;
   const error = zodToConfigError(parsed.error, configFile, [...rawPath, 'options']);
   const issue = parsed.error.issues[0]!;
-  const message = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  // A bad record key: say what the key should look like, not just that it is invalid.
+  else if (issue.code === 'invalid_key' && issue.issues[0]) message = `invalid key: ${issue.issues[0].message}`;
   throw new ConfigError(`plugin "${definition.id}": ${message}`, {
     file: configFile,
     keyPath: error.keyPath,
