@@ -1,25 +1,24 @@
 // Two connected in-memory duplex streams: what one end writes, the other reads. Stands in for a socket.
 import { Duplex } from 'node:stream';
 
-/** A connected pair; `remoteAddress` is what a server sees on its end (req.socket.remoteAddress). */
+/**
+ * A connected pair; `remoteAddress` is what a server sees on its end (req.socket.remoteAddress).
+ * Writes complete at once, as a socket's write into kernel buffers does; on the tunnel pair HTTP/2
+ * flow control still bounds what is in flight. (Holding writes until the peer reads deadlocks the
+ * HTTP/2 session's stream wrapper, which waits for its own writes before reading.)
+ */
 export function duplexPair(remoteAddress?: string): [client: Duplex, server: Duplex] {
   let client!: Duplex;
   let server!: Duplex;
-  // A writer whose chunk the other end's reader has not asked for yet: released by that reader's read(),
-  // so a slow reader holds back the writer (backpressure) instead of queueing without bound.
-  const blocked = new Map<Duplex, () => void>();
   const end = (peer: () => Duplex) =>
     new Duplex({
-      read() {
-        const release = blocked.get(this);
-        blocked.delete(this);
-        release?.();
-      },
+      // The peer pushes into this end as it writes; nothing to pull.
+      read() {},
       write(chunk: Buffer, _encoding, callback) {
         const other = peer();
         if (other.destroyed) return callback(new Error('the other end is closed'));
-        if (other.push(chunk)) callback();
-        else blocked.set(other, () => callback());
+        other.push(chunk);
+        callback();
       },
       final(callback) {
         peer().push(null);

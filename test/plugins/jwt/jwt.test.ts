@@ -8,17 +8,18 @@ import { createTestKit, type TestKit } from '../../../core/testing/index.ts';
 import { startEchoOrigin, type Echo } from '../../helpers/echo-origin.ts';
 import { removeDir, tempDir, type TestOrigin } from '../../helpers/harness.ts';
 
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const SECRET = 'a-shared-secret-of-32-characters';
 let origin: TestOrigin;
 let dir: string;
 let secretKit: TestKit;
 let jwksKit: TestKit;
-let privateKey: CryptoKey;
-let otherKey: CryptoKey;
+let privateKey: PrivateKey;
+let otherKey: PrivateKey;
 
 const hs = (claims: Record<string, unknown>, expires = '5m', secret = SECRET) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(expires).sign(new TextEncoder().encode(secret));
-const es = (key: CryptoKey, claims: Record<string, unknown> = {}) =>
+const es = (key: PrivateKey, claims: Record<string, unknown> = {}) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuedAt().setExpirationTime('5m').sign(key);
 
 before(async () => {
