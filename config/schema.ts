@@ -11,7 +11,15 @@ const zoneName = z
 
 export const pluginSpecSchema = z.union([
   z.string().min(1),
-  z.strictObject({ use: z.string().min(1), options: z.unknown().optional() }),
+  z.strictObject({
+    use: z.string().min(1).describe('built-in plugin id, path relative to the config file, or npm package name'),
+    options: z.unknown().optional().describe("checked by the plugin's own options schema"),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'expected a short name like staff-login (letters, digits, ".", "_", "-")')
+      .optional()
+      .describe('instance name: the middleware of a named instance runs only on the ingress rules whose middleware: lists this name'),
+  }),
 ]);
 export type PluginSpec = z.infer<typeof pluginSpecSchema>;
 

@@ -16,6 +16,10 @@ const ingressRule = z.looseObject({
   path: z.string().optional().describe('regular expression tested against the request path'),
   service: z.string().describe('where matching requests go: http://host:port, https://host:port, http_status:NNN, or a scheme a plugin adds'),
   originRequest: originRequest.optional(),
+  middleware: z
+    .array(z.union([z.string(), z.strictObject({ use: z.string(), options: z.unknown().optional() })]))
+    .optional()
+    .describe('middleware for this rule only, after the global middleware: plugin instance names (`name:` in plugins) or plugins with options'),
 });
 const editorSchema = configSchema.extend({
   ingress: z.array(ingressRule).optional().describe('first matching rule wins; the last rule must match everything'),

@@ -1,9 +1,12 @@
 // Burrow's public API for plugin and config authors: everything a plugin imports comes from here.
 export { definePlugin, PluginError, type PluginDefinition, type Dispose, type MaybePromise } from './kernel/plugin.ts';
 export { defineConfig, loadConfig } from './kernel/config.ts';
+/** The zod Burrow validates options with: a plugin declares `options: z.strictObject({...})` without its own copy. */
+export { z } from 'zod';
 export { BurrowError, ConfigError } from './kernel/errors.ts';
 export { serviceToken, type ServiceToken, type ServiceRegistry } from './kernel/services.ts';
 export type { Middleware, Next } from './kernel/middleware.ts';
+export { reply, beforeHeaders, type AnyResponse } from './kernel/http-response.ts';
 export type { Logger } from './kernel/logger.ts';
 export type { BurrowConfig, BurrowConfigInput, EdgeSettings } from '../config/schema.ts';
 

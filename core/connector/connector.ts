@@ -9,13 +9,15 @@ import { ConfigError } from '../kernel/errors.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { resolvePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import type { Dispose } from '../kernel/plugin.ts';
+import { attributeErrors } from '../kernel/middleware.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
 import { VERSION } from '../version.ts';
 import { createConnectorHooks, type CredentialsQuery, type TunnelCredentials } from './hooks.ts';
 import { Ingress, type IngressRule } from './ingress.ts';
-import type { Origin } from './origin.ts';
+import { OriginError, type Origin } from './origin.ts';
 import type { ConnectorPluginApi } from './plugin-api.ts';
-import { RequestRouter, type ConnectorMiddleware } from './request-router.ts';
+import { RequestRouter, type ConnectorMiddleware, type RequestHandlerFn } from './request-router.ts';
+import { planRuleMiddleware, ruleChains } from './rule-middleware.ts';
 import { ConnectionSupervisor } from './supervisor.ts';
 import { TunnelConnection } from './tunnel-connection.ts';
 
@@ -65,27 +67,42 @@ export class Connector extends EventEmitter {
     return this.supervisor?.connections ?? [];
   }
 
+  /** Serves one request stream as the tunnel does (the test kit feeds it in-memory HTTP/2 streams). */
+  get requestHandler(): RequestHandlerFn {
+    if (!this.router) throw new Error('call prepare() first');
+    return this.router.handle;
+  }
+
   /** Loads plugins and compiles the ingress rules to origins without connecting (used by `ingress validate`). */
   async prepare(): Promise<void> {
     const { config, configFile } = this.options;
     this.ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile });
-    const plugins =
+    const listed =
       this.options.resolvedPlugins ??
       (await resolvePlugins(
         [...defaultPlugins.map((spec) => ({ spec, keyPath: [] })), ...(config.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] }))],
         configFile,
       ));
+    const plan = planRuleMiddleware(this.ingress, listed, configFile);
+    const plugins = [...listed, ...(await resolvePlugins(plan.inlineSources, configFile))];
     const middleware: ConnectorMiddleware[] = [];
+    const byInstance = new Map<string, ConnectorMiddleware[]>();
     this.disposers = await setupPlugins<ConnectorPluginApi>(plugins, 'connector', (plugin) => ({
       runtime: 'connector',
       pluginId: plugin.definition.id,
+      instanceName: plugin.name,
       hooks: this.hooks,
       settings: config,
       configDir: this.configDir,
-      log: this.log.child({ plugin: plugin.definition.id }),
+      log: this.log.child(plugin.name === undefined ? { plugin: plugin.definition.id } : { plugin: plugin.definition.id, instance: plugin.name }),
       services: this.services,
-      use: (fn) => middleware.push(fn),
+      use: (fn) => {
+        const wrapped = attributeErrors(plugin.definition.id, fn, (error) => error instanceof OriginError);
+        if (plugin.name === undefined) middleware.push(wrapped);
+        else byInstance.set(plugin.name, [...(byInstance.get(plugin.name) ?? []), wrapped]);
+      },
     }));
+    const chains = ruleChains(this.ingress, plan, plugins, middleware, byInstance, this.log, configFile);
     for (const rule of this.ingress.rules) {
       const environment = { rule, configDir: this.configDir, configFile, log: this.log };
       const origin = this.hooks.resolveOrigin.call(rule.service, environment);
@@ -98,7 +115,7 @@ export class Connector extends EventEmitter {
       }
       this.origins.set(rule, origin);
     }
-    this.router = new RequestRouter(this.ingress, this.origins, middleware, this.log);
+    this.router = new RequestRouter(this.ingress, this.origins, (rule) => chains.get(rule)!, this.log);
   }
 
   /** Connects; resolves once the first connection is registered. */

@@ -11,9 +11,10 @@ export interface RequestContext {
   readonly res: Http2ServerResponse;
   readonly ray: string;
   readonly rule: IngressRule;
-  /** The visitor's hostname (no port, lowercase) and path with query, as matched. */
+  /** The visitor's hostname (no port, lowercase). */
   readonly hostname: string;
-  readonly path: string;
+  /** Path with query: as matched, until a middleware rewrites it (it then sets `req.url` too, which origins use). */
+  path: string;
   readonly clientIp: string;
   readonly log: Logger;
   /** The protocol the visitor asked to switch to (its `Upgrade` header, e.g. `websocket`), if any. */

@@ -8,6 +8,8 @@ import type { ConnectorMiddleware } from './request-router.ts';
 export interface ConnectorPluginApi {
   readonly runtime: 'connector';
   readonly pluginId: string;
+  /** Set when this is a named instance (`name:` in plugins, or inline in a rule): its middleware runs only on the rules that list it. */
+  readonly instanceName?: string;
   readonly hooks: ConnectorHooks;
   /** The validated config file. */
   readonly settings: BurrowConfig;
@@ -15,6 +17,9 @@ export interface ConnectorPluginApi {
   readonly configDir: string;
   readonly log: Logger;
   readonly services: ServiceRegistry;
-  /** Adds middleware run for every request, in plugin order, before the origin. */
+  /**
+   * Adds middleware run before the origin: for every request, in plugin order; for a named instance,
+   * only on the ingress rules whose `middleware:` lists it. What it throws becomes a 502 for that request.
+   */
   use(middleware: ConnectorMiddleware): void;
 }

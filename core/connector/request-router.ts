@@ -3,12 +3,14 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
+import { PluginError } from '../kernel/plugin.ts';
 import { Headers } from '../transport/protocol.ts';
 import type { Ingress, IngressRule } from './ingress.ts';
 import { OriginError, type Origin, type RequestContext } from './origin.ts';
 import { TunnelSocket } from './tunnel-socket.ts';
 
 export type ConnectorMiddleware = Middleware<RequestContext>;
+export type RequestHandlerFn = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
 export class RequestRouter {
   private readonly chains = new Map<IngressRule, (ctx: RequestContext) => Promise<void>>();
@@ -17,14 +19,14 @@ export class RequestRouter {
   constructor(
     private readonly ingress: Ingress,
     origins: ReadonlyMap<IngressRule, Origin>,
-    middleware: readonly ConnectorMiddleware[],
+    middlewareFor: (rule: IngressRule) => readonly ConnectorMiddleware[],
     private readonly log: Logger,
   ) {
     for (const rule of ingress.rules) {
       const origin = origins.get(rule)!;
       this.chains.set(
         rule,
-        compose(middleware, (ctx) => {
+        compose(middlewareFor(rule), (ctx) => {
           if (ctx.upgrade && origin.upgrade) return upgrade(origin, ctx);
           if (!origin.relaysContinue && ctx.req.headers.expect !== undefined && /^100-continue$/i.test(String(ctx.req.headers.expect))) ctx.res.writeContinue();
           return origin.serve(ctx);
@@ -65,7 +67,7 @@ export class RequestRouter {
     const status = error instanceof OriginError ? error.status : 502;
     const message = error instanceof OriginError ? error.message : 'A connector plugin failed while handling this request.';
     if (error instanceof OriginError) ctx.log.warn({ ray: ctx.ray, status, err: error.message, service: ctx.rule.service.raw }, 'origin request failed');
-    else ctx.log.error({ ray: ctx.ray, err: error }, 'request failed in the connector');
+    else ctx.log.error({ ray: ctx.ray, err: error, plugin: error instanceof PluginError ? error.pluginId : undefined }, 'request failed in the connector');
     const { res } = ctx;
     if (res.headersSent || res.stream.destroyed) {
       if (!res.stream.destroyed) res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);

@@ -9,6 +9,7 @@ import { defaultPlugins } from '../../config/default.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { resolvePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import type { Dispose } from '../kernel/plugin.ts';
+import { attributeErrors } from '../kernel/middleware.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
 import type { PluginSpec } from '../../config/schema.ts';
 import { ApiAuth } from './api-auth.ts';
@@ -93,7 +94,7 @@ export class Edge {
       auth: this.auth,
       connections: this.connections,
       route: (method, path, handler, options) => apiServer.route(method, path, handler, options),
-      use: (fn) => middleware.push(fn),
+      use: (fn) => middleware.push(attributeErrors(plugin.definition.id, fn)),
     }));
     this.visitors.useMiddleware(middleware);
     if (!this.services.find(TunnelRegistryToken)) {

@@ -3,7 +3,9 @@ import type { ServerResponse } from 'node:http';
 
 const reasons: Record<number, { title: string; detail: string }> = {
   400: { title: 'Bad request', detail: 'The request could not be understood by the edge.' },
+  403: { title: 'Forbidden', detail: 'Access to this site is not allowed from your address.' },
   404: { title: 'Unknown hostname', detail: 'No tunnel is routed to this hostname.' },
+  429: { title: 'Too many requests', detail: 'Slow down: this address sent too many requests.' },
   502: { title: 'Bad gateway', detail: 'The origin refused or broke the connection, or its TLS certificate failed verification.' },
   503: { title: 'Service unavailable', detail: 'The service is shutting down or has no ingress rule for this request.' },
   504: { title: 'Gateway timeout', detail: 'The origin did not connect or answer in time.' },

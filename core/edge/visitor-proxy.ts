@@ -90,7 +90,7 @@ export class VisitorProxy {
     });
     const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol, upgrade };
     this.chain(ctx).catch((error) => {
-      this.log.error({ err: error, ray }, 'edge middleware failed');
+      this.log.error({ err: error, ray, plugin: (error as { pluginId?: string }).pluginId }, 'edge middleware failed');
       statusPage(res, 502, ray, 'An edge plugin failed while handling this request.');
     });
   }

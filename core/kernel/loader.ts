@@ -13,14 +13,28 @@ const builtinRoot = fileURLToPath(new URL('../../plugins/', import.meta.url));
 export interface ResolvedPlugin {
   readonly definition: PluginDefinition<unknown>;
   readonly options: unknown;
+  /**
+   * Instance name (`name:` in the plugins list, or set for middleware listed inline in an ingress
+   * rule). A named instance's connector middleware runs only on the ingress rules that list it.
+   */
+  readonly name?: string;
   /** Where it came from, for error messages: `plugins[2]` or `(built-in)`. */
   readonly keyPath: string;
   readonly source: string;
 }
 
+/** A plugin given as a definition object rather than a name (the test kit, embedding). */
+export interface InlinePluginSpec {
+  readonly use: PluginDefinition<any>;
+  readonly options?: unknown;
+  readonly name?: string;
+}
+
 export interface PluginSource {
-  readonly spec: PluginSpec;
+  readonly spec: PluginSpec | InlinePluginSpec;
   readonly keyPath: ReadonlyArray<string | number>;
+  /** Instance name given by the caller (an ingress rule's inline middleware). */
+  readonly name?: string;
 }
 
 /** Directory holding a built-in plugin named `id`, if there is one. */
@@ -58,47 +72,91 @@ function locate(name: string, configDir: string, keyPath: string, file?: string)
 export async function resolvePlugins(sources: readonly PluginSource[], configFile?: string): Promise<ResolvedPlugin[]> {
   const configDir = configFile ? path.dirname(configFile) : process.cwd();
   const resolved: ResolvedPlugin[] = [];
-  for (const { spec, keyPath: rawPath } of sources) {
+  for (const source of sources) {
+    const { spec, keyPath: rawPath } = source;
     const keyPath = formatKeyPath(rawPath) || '(built-in)';
-    const name = typeof spec === 'string' ? spec : spec.use;
+    const use = typeof spec === 'string' ? spec : spec.use;
     const rawOptions = typeof spec === 'string' ? undefined : spec.options;
-    const entry = locate(name, configDir, keyPath, configFile);
-    let mod: { default?: unknown };
-    try {
-      mod = await import(pathToFileURL(entry).href);
-    } catch (error) {
-      throw new ConfigError(`plugin "${name}" could not be loaded: ${(error as Error).message}`, { file: configFile, keyPath, cause: error });
+    const name = source.name ?? (typeof spec === 'string' ? undefined : spec.name);
+    let definition: PluginDefinition<unknown> | undefined;
+    let entry: string;
+    if (typeof use === 'string') {
+      entry = locate(use, configDir, keyPath, configFile);
+      definition = await importDefinition(use, entry, keyPath, configFile);
+    } else {
+      definition = use as PluginDefinition<unknown>;
+      entry = '(inline)';
+      if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {
+        throw new ConfigError('the plugin given inline is not a plugin definition', { file: configFile, keyPath, hint: 'pass the value definePlugin({ id, ... }) returned' });
+      }
     }
-    const definition = mod.default as PluginDefinition<unknown> | undefined;
-    if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {
-      throw new ConfigError(`plugin "${name}" has no default export made with definePlugin({ id, ... })`, {
-        file: configFile,
-        keyPath,
-        hint: 'export default definePlugin({ id: "my-plugin", connector(api) { ... } })',
-      });
-    }
-    let options: unknown = rawOptions;
-    if (definition.options) {
-      const parsed = definition.options.safeParse(rawOptions ?? {});
-      if (!parsed.success) {
-        const error = zodToConfigError(parsed.error, configFile, [...rawPath, 'options']);
-        throw new ConfigError(`plugin "${definition.id}": ${parsed.error.issues[0]!.message}`, {
+    const options = validateOptions(definition, rawOptions, rawPath, keyPath, configFile);
+    const plugin: ResolvedPlugin = { definition, options, keyPath, source: entry, name };
+    // A plugin listed twice (e.g. a built-in re-listed with options) keeps the later options;
+    // named instances are separate, and their names must be unique.
+    if (name !== undefined) {
+      const clash = resolved.find((p) => p.name === name);
+      if (clash) {
+        throw new ConfigError(`the plugin instance name "${name}" is used twice (also at ${clash.keyPath})`, {
           file: configFile,
-          keyPath: error.keyPath,
-          hint: 'see the plugin\'s documentation for its options',
+          keyPath: `${keyPath}.name`,
+          hint: 'give each named plugin instance its own name',
         });
       }
-      options = parsed.data;
-    } else if (rawOptions !== undefined) {
-      throw new ConfigError(`plugin "${definition.id}" takes no options`, { file: configFile, keyPath: `${keyPath}.options`, hint: 'remove the options key' });
+      resolved.push(plugin);
+      continue;
     }
-    // A plugin listed twice (e.g. a built-in re-listed with options) keeps the later options.
-    const existing = resolved.findIndex((p) => p.definition.id === definition.id);
-    const plugin = { definition, options, keyPath, source: entry };
+    const existing = resolved.findIndex((p) => p.name === undefined && p.definition.id === definition.id);
     if (existing >= 0) resolved[existing] = plugin;
     else resolved.push(plugin);
   }
   return resolved;
+}
+
+async function importDefinition(name: string, entry: string, keyPath: string, configFile: string | undefined): Promise<PluginDefinition<unknown>> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(entry).href);
+  } catch (error) {
+    throw new ConfigError(`plugin "${name}" could not be loaded: ${(error as Error).message}`, { file: configFile, keyPath, cause: error });
+  }
+  const definition = mod.default as PluginDefinition<unknown> | undefined;
+  if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {
+    throw new ConfigError(`plugin "${name}" has no default export made with definePlugin({ id, ... })`, {
+      file: configFile,
+      keyPath,
+      hint: 'export default definePlugin({ id: "my-plugin", connector(api) { ... } })',
+    });
+  }
+  return definition;
+}
+
+function validateOptions(
+  definition: PluginDefinition<unknown>,
+  rawOptions: unknown,
+  rawPath: ReadonlyArray<string | number>,
+  keyPath: string,
+  configFile: string | undefined,
+): unknown {
+  if (!definition.options) {
+    if (rawOptions !== undefined) {
+      throw new ConfigError(`plugin "${definition.id}" takes no options`, { file: configFile, keyPath: `${keyPath}.options`, hint: 'remove the options key' });
+    }
+    return undefined;
+  }
+  const parsed = definition.options.safeParse(rawOptions ?? {});
+  if (parsed.success) return parsed.data;
+  const error = zodToConfigError(parsed.error, configFile, [...rawPath, 'options']);
+  const issue = parsed.error.issues[0]!;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  // A bad record key: say what the key should look like, not just that it is invalid.
+  else if (issue.code === 'invalid_key' && issue.issues[0]) message = `invalid key: ${issue.issues[0].message}`;
+  throw new ConfigError(`plugin "${definition.id}": ${message}`, {
+    file: configFile,
+    keyPath: error.keyPath,
+    hint: "see the plugin's documentation for its options",
+  });
 }
 
 /** Runs `setup` for every plugin that extends this runtime; returns the disposers in reverse order. */
