@@ -6,6 +6,8 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'origin-ca',
   'registry-memory',
   'management-api',
+  'login-page',
+  'quick-tunnels',
   'discovery-static',
   'origin-http',
   'origin-unix',

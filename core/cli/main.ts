@@ -11,7 +11,9 @@ export function createProgram(): Command {
   const program = new Command('burrow')
     .description('Burrow: expose services behind NAT through an edge you run yourself')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Lets `tunnel --edge URL` (quick tunnels) and `tunnel run --edge ADDR` keep their own meanings.
+    .enablePositionalOptions();
   registerEdgeCommand(program);
   registerLoginCommand(program);
   registerTunnelCommand(program);

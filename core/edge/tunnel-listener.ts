@@ -45,7 +45,8 @@ export class TunnelListener {
     });
     this.server.on('secureConnection', (socket) => this.accept(socket));
     this.server.on('tlsClientError', (error, socket) => {
-      this.log.warn({ err: error.message, remote: socket.remoteAddress }, 'connector TLS handshake refused');
+      // A certificate from another CA ends as a plain hang-up; authorizationError says why it was refused.
+      this.log.warn({ err: error.message, authorizationError: socket.authorizationError, remote: socket.remoteAddress }, 'connector TLS handshake refused');
     });
   }
 
@@ -74,7 +75,9 @@ export class TunnelListener {
   private async runControl(session: ClientHttp2Session, control: ClientHttp2Stream, socket: TLSSocket, remoteAddress: string, timer: NodeJS.Timeout): Promise<void> {
     let connection: EdgeConnection | undefined;
     const send = (message: EdgeMessage) => control.write(encodeMessage(message));
+    let refused = false;
     for await (const message of readMessages<ConnectorMessage>(control)) {
+      if (refused) continue;
       if (!connection) {
         if (message.type !== 'register') throw new Error('first control message must be register');
         clearTimeout(timer);
@@ -86,8 +89,11 @@ export class TunnelListener {
           this.log.warn({ remote: remoteAddress, tunnel: message.tunnelId, reason: refusal.message }, 'registration refused');
           send({ type: 'refused', message: refusal.message, retry: refusal.retry, retryAfterMs: refusal.retryAfterMs });
           control.end();
-          setTimeout(() => session.close(), 100).unref();
-          return;
+          // Leaving the loop would reset the control stream and could discard the refusal before the connector
+          // reads it (it would then retry at once instead of backing off). The connector hangs up once it has read it.
+          refused = true;
+          setTimeout(() => session.destroy(), 5_000).unref();
+          continue;
         }
         send({ type: 'registered', connectionId: connection.id, pop: this.options.pop, tunnelId: connection.tunnelId });
         this.hooks.afterRegister.call(connection);

@@ -80,12 +80,8 @@ export async function createKeyAndCsr(opts: { zones: string[] }): Promise<{ keyP
   return { keyPem: await exportPrivateKey(keys.privateKey), csrPem: toPem('CERTIFICATE REQUEST', csr.rawData) };
 }
 
-export async function signZoneCertificate(
-  ca: CertifiedKey,
-  csrPem: string,
-  opts: { zones: string[]; validityDays?: number },
-): Promise<{ certPem: string; serialNumber: string; notAfter: Date }> {
-  const zones = normalizeZones(opts.zones);
+/** Parses a PKCS#10 request and checks its signature and key type; throws a message a user can act on. */
+export async function checkCertificateRequest(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
@@ -106,17 +102,45 @@ export async function signZoneCertificate(
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
     throw new Error(`certificate signing request must carry an ECDSA P-256 key, not ${describeAlgorithm(algorithm)}`);
   }
+  return csr;
+}
+
+export async function signZoneCertificate(
+  ca: CertifiedKey,
+  csrPem: string,
+  opts: { zones: string[]; validityDays?: number; tunnelId?: string },
+): Promise<{ certPem: string; serialNumber: string; notAfter: Date }> {
+  const zones = normalizeZones(opts.zones);
+  const csr = await checkCertificateRequest(csrPem);
   const issuer = await loadIssuer(ca);
   // Names come from the edge's own record of the account, never from the request, so a connector cannot widen its reach.
   const cert = await signLeaf(issuer, {
     commonName: zones[0]!,
     publicKey: csr.publicKey,
-    names: zoneNames(zones),
+    names: opts.tunnelId ? [...zoneNames(zones), { type: 'url' as const, value: tunnelUri(opts.tunnelId) }] : zoneNames(zones),
     keyUsage: x509.KeyUsageFlags.digitalSignature,
     extendedKeyUsage: x509.ExtendedKeyUsage.clientAuth,
     validityDays: opts.validityDays ?? 365,
   });
   return { certPem: toPem('CERTIFICATE', cert.rawData), serialNumber: cert.serialNumber.toUpperCase(), notAfter: cert.notAfter };
+}
+
+const TUNNEL_URI_PREFIX = 'urn:burrow:tunnel:';
+
+/** The SAN URI that binds a certificate to one tunnel (`tunnel token`, quick tunnels). */
+export function tunnelUri(tunnelId: string): string {
+  return `${TUNNEL_URI_PREFIX}${tunnelId.toLowerCase()}`;
+}
+
+/**
+ * What a peer certificate's subjectAltName (`DNS:example.test, DNS:*.example.test, URI:urn:burrow:tunnel:<id>`)
+ * allows: the zones it covers and, for a tunnel-bound certificate, the one tunnel it may run.
+ */
+export function peerIdentity(subjectAltName: string | undefined): { zones: string[]; tunnelId?: string } {
+  const names = (subjectAltName ?? '').split(/,\s*/).filter(Boolean);
+  const zones = [...new Set(names.filter((n) => n.startsWith('DNS:')).map((n) => n.slice(4).replace(/^\*\./, '').toLowerCase()))];
+  const bound = names.find((n) => n.startsWith(`URI:${TUNNEL_URI_PREFIX}`));
+  return bound ? { zones, tunnelId: bound.slice(4 + TUNNEL_URI_PREFIX.length) } : { zones };
 }
 
 export function zonesOfCertificate(certPem: string): string[] {
