@@ -92,7 +92,7 @@ export class TunnelListener {
           // Leaving the loop would reset the control stream and could discard the refusal before the connector
           // reads it (it would then retry at once instead of backing off). The connector hangs up once it has read it.
           refused = true;
-          setTimeout(() => session.destroy(), 5_000).unref();
+          setTimeout(() => dropSession(session), 5_000).unref();
           continue;
         }
         send({ type: 'registered', connectionId: connection.id, pop: this.options.pop, tunnelId: connection.tunnelId });
