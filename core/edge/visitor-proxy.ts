@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
@@ -136,8 +137,8 @@ export class VisitorProxy {
         return statusPage(res, status, ray, String(originError));
       }
       res.writeHead(status, responseHeaders(headers, ray));
-      if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume();
-      stream.pipe(res);
+      if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume().once('end', () => res.end());
+      else relayBody(stream, res);
     });
     stream.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
     stream.once('error', (error) => {
@@ -230,4 +231,27 @@ function filterTrailers(trailers: Http2Headers): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in trailers) if (name.charCodeAt(0) !== 58) out[name] = String(trailers[name]);
   return out;
+}
+
+/**
+ * Copies the tunnel stream's body to the visitor, like `stream.pipe(res)`, except that DATA frames arriving in the
+ * same tick leave in one socket write instead of one write (and one syscall) per 16 KiB frame. Backpressure is
+ * kept: the stream pauses while the visitor's socket holds more than its high-water mark.
+ */
+function relayBody(source: Readable, res: ServerResponse): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
+  source.on('data', (chunk: Buffer) => {
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
+    if (!res.write(chunk)) source.pause();
+  });
+  res.on('drain', () => source.resume());
+  source.once('end', () => res.end());
 }

@@ -1,7 +1,15 @@
 // Built-in plugin: a token bucket per visitor IP; over the limit, 429 with Retry-After. Runs on the connector or the edge.
 import { z } from 'zod';
-import { reply } from '../../core/kernel/http-response.ts';
+import { reply, type AnyResponse } from '../../core/kernel/http-response.ts';
+import type { Middleware } from '../../core/kernel/middleware.ts';
 import { definePlugin, type Dispose } from '../../core/kernel/plugin.ts';
+
+/** What the middleware reads, on the edge and on the connector alike. */
+interface VisitorRequest {
+  clientIp: string;
+  req: { resume(): unknown };
+  res: AnyResponse;
+}
 
 export const rateLimitOptions = z
   .strictObject({
@@ -90,24 +98,28 @@ export default definePlugin({
   description: 'token-bucket rate limit per visitor IP (429 with Retry-After)',
   options: rateLimitOptions,
   connector(api, options) {
-    const { take, dispose } = limiter(options);
-    api.use(async (ctx, next) => {
-      // The visitor's address as the edge saw it (burrow-connecting-ip), not the edge's.
-      const wait = take(ctx.clientIp);
-      if (wait === 0) return next();
-      ctx.req.resume();
-      reply(ctx.res, 429, MESSAGE, { 'retry-after': String(wait) });
-    });
+    const { middleware, dispose } = rateLimiter(options);
+    api.use(middleware);
     return dispose;
   },
   edge(api, options) {
-    const { take, dispose } = limiter(options);
-    api.use(async (ctx, next) => {
-      const wait = take(ctx.clientIp);
-      if (wait === 0) return next();
-      ctx.req.resume();
-      reply(ctx.res, 429, MESSAGE, { 'retry-after': String(wait) });
-    });
+    const { middleware, dispose } = rateLimiter(options);
+    api.use(middleware);
     return dispose;
   },
 });
+
+/**
+ * The same middleware serves the edge and the connector: both contexts carry the visitor's address as
+ * `clientIp` (on the connector it comes from burrow-connecting-ip, not from the edge's socket).
+ */
+function rateLimiter(options: RateLimitOptions): { middleware: Middleware<VisitorRequest>; dispose: Dispose } {
+  const { take, dispose } = limiter(options);
+  const middleware: Middleware<VisitorRequest> = async (ctx, next) => {
+    const wait = take(ctx.clientIp);
+    if (wait === 0) return next();
+    ctx.req.resume();
+    reply(ctx.res, 429, MESSAGE, { 'retry-after': String(wait) });
+  };
+  return { middleware, dispose };
+}

@@ -9,8 +9,8 @@ import { Edge } from '../../core/edge/edge.ts';
 import { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
-import { silentLogger } from '../../core/kernel/logger.ts';
-import { configSchema, type BurrowConfigInput, type EdgeConfigInput } from '../../config/schema.ts';
+import { silentLogger, type Logger } from '../../core/kernel/logger.ts';
+import { configSchema, type BurrowConfigInput, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
 import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -30,7 +30,8 @@ export interface TestEdge {
   stop(graceMs?: number): Promise<void>;
 }
 
-export async function startEdge(settings: Partial<EdgeConfigInput> = {}): Promise<TestEdge> {
+/** An edge on loopback ports; `log` and `plugins` (extra plugin specs, e.g. options for a built-in) are optional. */
+export async function startEdge(settings: Partial<EdgeConfigInput> = {}, { log = silentLogger, plugins }: { log?: Logger; plugins?: PluginSpec[] } = {}): Promise<TestEdge> {
   const dataDir = settings.dataDir ?? (await tempDir('burrow-edge-'));
   const edge = Edge.fromConfig(
     {
@@ -42,7 +43,7 @@ export async function startEdge(settings: Partial<EdgeConfigInput> = {}): Promis
       dataDir,
       listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0', ...settings.listen },
     },
-    { log: silentLogger },
+    { log, plugins },
   );
   const addresses = await edge.start();
   return {

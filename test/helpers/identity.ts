@@ -2,12 +2,10 @@
 import 'reflect-metadata';
 import tls from 'node:tls';
 import { pino, type Logger } from 'pino';
-import { Edge } from '../../core/edge/edge.ts';
 import { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
-import { EdgeClient } from '../../core/edge-client.ts';
 import { configSchema, type BurrowConfigInput, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
-import { ADMIN_TOKEN, tempDir, type TestEdge } from './harness.ts';
+import { startEdge, type TestEdge } from './harness.ts';
 
 export interface LogLine {
   level: number;
@@ -24,30 +22,8 @@ export function captureLogger(): { log: Logger; lines: LogLine[] } {
 
 /** Like the harness's startEdge, but with its log captured and extra plugin specs (e.g. options for a built-in). */
 export async function startLoggedEdge(settings: Partial<EdgeConfigInput> = {}, plugins: PluginSpec[] = []): Promise<TestEdge & { lines: LogLine[] }> {
-  const dataDir = settings.dataDir ?? (await tempDir('burrow-edge-'));
   const { log, lines } = captureLogger();
-  const edge = Edge.fromConfig(
-    {
-      pop: 'test',
-      zones: ['example.test'],
-      heartbeatInterval: 1_000,
-      heartbeatCount: 3,
-      ...settings,
-      dataDir,
-      listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0', ...settings.listen },
-    },
-    { log, plugins },
-  );
-  const addresses = await edge.start();
-  return {
-    edge,
-    dataDir,
-    lines,
-    url: `http://${addresses.http}`,
-    api: `http://${addresses.api}`,
-    admin: new EdgeClient(`http://${addresses.api}`, ADMIN_TOKEN),
-    stop: (graceMs = 0) => edge.stop(graceMs),
-  };
+  return { ...(await startEdge(settings, { log, plugins })), lines };
 }
 
 /** A connector with its log captured; `start()` is left to the caller (it never resolves while refused). */

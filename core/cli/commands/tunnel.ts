@@ -13,6 +13,7 @@ import { hostnameOf } from '../../connector/request-router.ts';
 import type { CreatedTunnel, RouteRecord, TunnelRecord } from '../../edge/registry.ts';
 import type { EdgeConnectionInfo } from '../../edge/hooks.ts';
 import { action, edgeClientFromCert, onShutdownSignals } from '../run.ts';
+import type { QuickTunnelResponse } from '../../../plugins/quick-tunnels/index.ts';
 
 type TunnelView = TunnelRecord & { connections: Array<EdgeConnectionInfo & { connectedAt: string }> };
 
@@ -214,15 +215,7 @@ async function runQuickTunnel(url: string, edgeApi: string): Promise<void> {
   }
   // The key is made here; the edge only sees the certificate request.
   const { keyPem, csrPem } = await createKeyAndCsr({ zones: [info.quickTunnels] });
-  const quick = await client.request<{
-    hostname: string;
-    url: string;
-    tunnel: { id: string; name: string };
-    secret: string;
-    certificate: string;
-    ca: string;
-    edge: { tunnel: string };
-  }>('POST', '/v1/quick-tunnels', { csr: csrPem });
+  const quick = await client.request<QuickTunnelResponse>('POST', '/v1/quick-tunnels', { csr: csrPem });
   const connector = new Connector({
     config,
     log: createLogger({ level: process.env.BURROW_LOG_LEVEL ?? 'info' }),
