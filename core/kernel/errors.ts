@@ -2,10 +2,17 @@
 
 /**
  * Stable error codes and what they mean. Codes never change once released (scripts and docs rely
- * on them), so add new entries rather than renaming old ones.
+ * on them), so add new entries rather than renaming old ones. A BurrowError is a mistake the user can
+ * fix and says how; plugin hooks and setup let it through as it is instead of reporting a plugin crash.
  */
 export const errorCodes = {
-  BURROW_ERR_CONFIG: 'the configuration is invalid',
+  BURROW_ERR_CONFIG: 'the configuration is invalid (a config file, a flag, a credentials file or a tunnel token)',
+  BURROW_ERR_ORIGIN_CERT: 'cert.pem is missing, unreadable, broken or expired',
+  BURROW_ERR_CA: "the edge's CA files in its data folder are broken",
+  BURROW_ERR_TOKEN: 'a tunnel token cannot be made here',
+  BURROW_ERR_LOGIN: '`burrow login` failed',
+  BURROW_ERR_QUICK_TUNNEL: 'the edge does not offer quick tunnels',
+  BURROW_ERR_PLUGIN: 'a plugin failed in its setup or in a hook (a bug or outage in that plugin)',
 } as const satisfies Record<string, string>;
 
 export type BurrowErrorCode = keyof typeof errorCodes;

@@ -6,7 +6,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { PluginSpec } from '../../config/schema.ts';
 import { ConfigError, formatKeyPath } from './errors.ts';
 import { zodToConfigError } from './config.ts';
-import { PluginError, type Dispose, type PluginDefinition } from './plugin.ts';
+import { passesThrough, PluginError, type Dispose, type PluginDefinition } from './plugin.ts';
 
 const builtinRoot = fileURLToPath(new URL('../../plugins/', import.meta.url));
 
@@ -174,7 +174,7 @@ export async function setupPlugins<Api>(
       if (typeof dispose === 'function') disposers.unshift(dispose as Dispose);
     } catch (error) {
       await runDisposers(disposers);
-      throw error instanceof PluginError ? error : new PluginError(plugin.definition.id, `${runtime} setup`, error);
+      throw passesThrough(error) ? error : new PluginError(plugin.definition.id, `${runtime} setup`, error);
     }
   }
   return disposers;

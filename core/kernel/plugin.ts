@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Hook } from 'tapable';
 import type { EdgePluginApi } from '../edge/plugin-api.ts';
 import type { ConnectorPluginApi } from '../connector/plugin-api.ts';
+import { BurrowError } from './errors.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 /** What setup may hand back: cleanup run when the runtime stops, in reverse plugin order. */
@@ -51,7 +52,7 @@ export function declareHooks<H extends Record<string, Hook<any, any>>>(hooks: H)
       register(tap) {
         const fn = tap.fn as (...args: unknown[]) => unknown;
         const wrapError = (error: unknown) =>
-          error instanceof PluginError || isExpectedRefusal(error) ? error : new PluginError(tap.name, `hook ${hookName}`, error);
+          passesThrough(error) ? error : new PluginError(tap.name, `hook ${hookName}`, error);
         if (tap.type === 'promise') {
           tap.fn = (...args: unknown[]) => {
             try {
@@ -81,7 +82,13 @@ export function declareHooks<H extends Record<string, Hook<any, any>>>(hooks: H)
   return Object.freeze(hooks);
 }
 
-/** Errors a hook throws on purpose to refuse something (a registration, a route) pass through unwrapped. */
-function isExpectedRefusal(error: unknown): boolean {
+/**
+ * Errors that reach the user as they are, not as a plugin crash: a PluginError already naming its plugin;
+ * a BurrowError (ConfigError and the other catalogued errors: a bad token, a missing cert.pem), which
+ * already says what the user got wrong and how to fix it; and an error a hook throws on purpose to refuse
+ * something (`expected: true`: a registration, a route).
+ */
+export function passesThrough(error: unknown): boolean {
+  if (error instanceof PluginError || error instanceof BurrowError) return true;
   return typeof error === 'object' && error !== null && (error as { expected?: boolean }).expected === true;
 }

@@ -2,6 +2,7 @@
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BurrowError } from '../../core/kernel/errors.ts';
 import { createCertificateAuthority, issueServerCertificate, type CertifiedKey } from './ca.ts';
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
@@ -121,11 +122,11 @@ async function writeFileAtomic(file: string, contents: string, mode: number): Pr
   }
 }
 
-function caFileError(dir: string, file: string, problem: string): Error {
-  return new Error(
-    `${problem}. Restore ${file} from a backup, or delete the folder ${dir} to create a new CA ` +
-      '(a new CA invalidates every certificate the old one issued, so every connector must run `burrow login` again).',
-  );
+function caFileError(dir: string, file: string, problem: string): BurrowError {
+  const hint =
+    `restore ${file} from a backup, or delete the folder ${dir} to create a new CA ` +
+    '(a new CA invalidates every certificate the old one issued, so every connector must run `burrow login` again)';
+  return new BurrowError('BURROW_ERR_CA', `${problem}. Fix: ${hint}.`, { hint });
 }
 
 function errorMessage(err: unknown): string {

@@ -2,6 +2,7 @@
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { BurrowError } from '../../core/kernel/errors.ts';
 
 export interface OriginCert {
   keyPem: string;
@@ -16,15 +17,13 @@ const LOGIN_HINT = 'run `burrow login --edge URL` to get a new one';
 const EDGE_LABEL = 'BURROW EDGE';
 
 /** A cert.pem problem the user fixes by logging in again; `hint` says how. */
-export class OriginCertError extends Error {
+export class OriginCertError extends BurrowError {
   readonly file: string;
-  readonly hint: string;
+  declare readonly hint: string;
 
   constructor(file: string, problem: string, hint: string = LOGIN_HINT) {
-    super(`${file}: ${problem}; ${hint}`);
-    this.name = 'OriginCertError';
+    super('BURROW_ERR_ORIGIN_CERT', `${file}: ${problem}; ${hint}`, { hint });
     this.file = file;
-    this.hint = hint;
   }
 }
 

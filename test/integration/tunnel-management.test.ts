@@ -120,15 +120,35 @@ describe('tunnel management from the command line', () => {
     const cert = await readOriginCert(path.join(env.BURROW_HOME!, 'cert.pem'));
     assert.notEqual(decoded.keyPem, cert.keyPem, 'the token carries its own key, not the one in cert.pem');
 
-    // Stop the first connector; the token alone brings the tunnel back from an empty BURROW_HOME.
+    // Stop the first connector; the token alone (the --token flag) brings the tunnel back from an empty BURROW_HOME.
     const [first] = processes;
     await first!.stop(10_000);
     await eventually(() => edge.edge.connections.forTunnel(tunnelId).length === 0, 20_000, 'the first connector gone');
     const elsewhere = await home();
-    const fromToken = run(['tunnel', 'run', '--url', origin.url], { ...elsewhere, BURROW_TUNNEL_TOKEN: token });
-    await eventually(async () => (await visit(edge.url, '/', { host: 'app.example.test' })).status === 200, 30_000, 'the tunnel serving from the token');
-    assert.ok(fromToken.running);
+    const fromFlag = run(['tunnel', 'run', '--url', origin.url, '--token', token], elsewhere);
+    await eventually(async () => (await visit(edge.url, '/', { host: 'app.example.test' })).status === 200, 30_000, 'the tunnel serving from --token');
+    assert.ok(fromFlag.running);
+    assert.equal((await visit(edge.url, '/', { host: 'app.example.test' })).text, 'origin saw app.example.test');
     await assert.rejects(stat(path.join(elsewhere.BURROW_HOME!, 'cert.pem')), { code: 'ENOENT' });
+
+    // The same token from $BURROW_TUNNEL_TOKEN, as a container would pass it.
+    await fromFlag.stop(10_000);
+    await eventually(() => edge.edge.connections.forTunnel(tunnelId).length === 0, 20_000, 'the --token connector gone');
+    const fromEnv = run(['tunnel', 'run', '--url', origin.url], { ...elsewhere, BURROW_TUNNEL_TOKEN: token });
+    await eventually(async () => (await visit(edge.url, '/', { host: 'app.example.test' })).status === 200, 30_000, 'the tunnel serving from $BURROW_TUNNEL_TOKEN');
+    assert.ok(fromEnv.running);
+  });
+
+  it('a token that is not valid, or a missing cert.pem, is reported as the user mistake it is, not a plugin crash', async () => {
+    const garbage = await burrow(['tunnel', 'run', '--url', origin.url, '--token', 'garbage!'], await home());
+    assert.equal(garbage.code, 1);
+    assert.match(garbage.stderr, /^error: --token: the tunnel token is not valid \(not base64\)\. Fix: copy the whole string `burrow tunnel token NAME` printed/m);
+    assert.doesNotMatch(garbage.stderr, /plugin "origin-ca" failed/);
+
+    const noCert = await burrow(['tunnel', 'run', 'app', '--url', origin.url], await home());
+    assert.equal(noCert.code, 1);
+    assert.match(noCert.stderr, /^error: .*cert\.pem: origin certificate not found; run `burrow login --edge URL` to create it/m);
+    assert.doesNotMatch(noCert.stderr, /plugin "origin-ca" failed/);
   });
 
   it('a token for one tunnel cannot run another', async () => {

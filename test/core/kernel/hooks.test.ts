@@ -7,6 +7,9 @@ import type { Origin, OriginEnvironment } from '../../../core/connector/origin.t
 import type { ServiceSpec } from '../../../core/connector/ingress.ts';
 import type { TunnelRecord } from '../../../core/edge/registry.ts';
 import { PluginError } from '../../../core/kernel/plugin.ts';
+import { BurrowError, ConfigError } from '../../../core/kernel/errors.ts';
+import { decodeTunnelToken } from '../../../plugins/origin-ca/tunnel-token.ts';
+import { OriginCertError } from '../../../plugins/origin-ca/cert-file.ts';
 
 const tunnel = (name: string): TunnelRecord => ({ id: `id-${name}`, name, zone: 'example.test', createdAt: '2024-01-01T00:00:00.000Z' });
 const statusService: ServiceSpec = { kind: 'status', scheme: 'http_status', status: 404, raw: 'http_status:404' };
@@ -231,6 +234,10 @@ describe('errors name the plugin and the hook', () => {
   const expectedErrors: Array<[name: string, make: () => Error]> = [
     ['RegistrationRefused', () => new RegistrationRefused('certificate is for another zone', false)],
     ['any error marked expected: true', () => Object.assign(new Error('route refused'), { expected: true, status: 400 })],
+    // User mistakes already say what to fix; wrapping them would read as a bug in the plugin.
+    ['ConfigError', () => new ConfigError('the tunnel token is not valid (not base64)', { keyPath: '--token', hint: 'copy the whole token' })],
+    ['OriginCertError (a missing cert.pem)', () => new OriginCertError('/home/me/.burrow/cert.pem', 'origin certificate not found')],
+    ['any BurrowError', () => new BurrowError('BURROW_ERR_LOGIN', 'login was refused. Fix: log in again', { hint: 'log in again' })],
   ];
   for (const [name, make] of expectedErrors) {
     it(`${name} passes through unwrapped (sync and promise taps)`, async () => {
@@ -249,6 +256,17 @@ describe('errors name the plugin and the hook', () => {
       await assert.rejects(promised.beforeRegister.promise({} as never), (error) => error === asyncError);
     });
   }
+
+  it('a bad tunnel token in resolveCredentials reaches the user as the config error it is', async () => {
+    const hooks = createConnectorHooks();
+    hooks.resolveCredentials.tapPromise('origin-ca', async (query) => decodeTunnelToken(query.token!) as never);
+    await assert.rejects(hooks.resolveCredentials.promise({ token: 'garbage!', configDir: '.' }), (error) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.doesNotMatch(error.message, /plugin "origin-ca" failed/);
+      assert.match(error.message, /^--token: the tunnel token is not valid \(not base64\)\. Fix: /);
+      return true;
+    });
+  });
 
   it('an error with expected: false is still wrapped', async () => {
     const hooks = createEdgeHooks();

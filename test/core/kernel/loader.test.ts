@@ -220,6 +220,14 @@ describe('setupPlugins', () => {
     );
   });
 
+  it('passes a ConfigError thrown by a setup through unchanged: a user mistake is not a plugin crash', async () => {
+    const mistake = new ConfigError('"dataDir" is not writable', { file: 'burrow.yaml', keyPath: 'plugins[0].options.dataDir', hint: 'pick a folder you own' });
+    await assert.rejects(
+      setupPlugins<Api>([plugin('picky', () => { throw mistake; })], 'connector', () => ({ name: 'x' })),
+      (error: unknown) => error === mistake,
+    );
+  });
+
   it('runs the disposers registered so far, newest first, when a later setup throws', async () => {
     const calls: string[] = [];
     const plugins = [
