@@ -5,7 +5,7 @@ import { beforeHeaders } from '../../core/kernel/http-response.ts';
 import { definePlugin } from '../../core/kernel/plugin.ts';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/i, 'expected a header name such as x-request-source');
-const headerValue = z.union([z.string(), z.array(z.string())]);
+const headerValue = z.union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' });
 const edits = z.strictObject({
   /** Replace (or create) these headers. */
   set: z.record(headerName, headerValue).optional(),

@@ -59,6 +59,20 @@ describe('headers plugin', () => {
     );
   });
 
+  for (const [name, value] of [
+    ['a number', 5],
+    ['a list holding a number', ['a', 5]],
+    ['an object', { a: 'b' }],
+  ] as const) {
+    it(`reports a header value that is ${name} by saying what is expected`, async () => {
+      await assert.rejects(createTestKit({ plugins: [{ use: 'headers', options: { request: { set: { 'x-a': value } } } }] }), (error: Error) => {
+        assert.match(error.message, /plugins\[0\]\.options\.request\.set\.x-a: plugin "headers": expected a string or a list of strings/);
+        assert.doesNotMatch(error.message, /Invalid input/);
+        return true;
+      });
+    });
+  }
+
   it('refuses to edit headers the tunnel manages', async () => {
     await assert.rejects(createTestKit({ plugins: [{ use: 'headers', options: { request: { remove: ['burrow-ray'] } } }] }), /plugin "headers".*managed by Burrow/);
   });
