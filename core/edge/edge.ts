@@ -174,9 +174,15 @@ export function formatHostPort(host: string, port: number): string {
 async function listenOn(server: { listen: (port: number, host: string) => unknown; once: (ev: string, fn: (...args: any[]) => void) => unknown; address: () => AddressInfo | string | null }, address: string): Promise<string> {
   const { host, port } = splitHostPort(address);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${address}: ${error.code === 'EADDRINUSE' ? 'the address is already in use' : error.message}`)),
-    );
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = 'edge.listen.http, .https, .tunnel or .api in the edge config; `burrow demo --port N` (`npm start -- --port N`) for the demo';
+      const problems: Record<string, string> = {
+        EADDRINUSE: `the address is already in use. Fix: stop the program using port ${port}, or choose another address (${where})`,
+        EACCES: `permission denied. Fix: use a port above 1023, or another address (${where})`,
+        EADDRNOTAVAIL: `no network interface here has the address ${host}. Fix: use 127.0.0.1, 0.0.0.0 or an address of this machine (${where})`,
+      };
+      reject(new Error(`cannot listen on ${address}: ${problems[error.code ?? ''] ?? error.message}`, { cause: error }));
+    });
     server.once('listening', () => resolve());
     server.listen(port, host);
   });
