@@ -7,7 +7,7 @@ import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type BurrowConfig, type BurrowConfigInput } from '../../config/schema.ts';
-import { ConfigError, formatKeyPath } from './errors.ts';
+import { ConfigError, didYouMean, formatKeyPath } from './errors.ts';
 
 export interface LoadedConfig {
   /** Absolute path of the file the config came from, or undefined when none was found. */
@@ -95,16 +95,22 @@ function rethrowWithFile(file: string) {
 export function validateConfig(raw: unknown, file?: string): BurrowConfig {
   const result = configSchema.safeParse(raw ?? {});
   if (result.success) return result.data;
-  throw zodToConfigError(result.error, file);
+  throw zodToConfigError(result.error, file, [], configSchema);
 }
 
-/** Turns zod issues into one ConfigError that lists each key path with what was expected. */
-export function zodToConfigError(error: z.ZodError, file?: string, prefix: ReadonlyArray<string | number> = []): ConfigError {
+/**
+ * Turns zod issues into one ConfigError that lists each key path with what was expected. With the
+ * `schema` that failed, an unknown key names the nearest known key at that level (`tunnell` -> `tunnel`).
+ */
+export function zodToConfigError(error: z.ZodError, file?: string, prefix: ReadonlyArray<string | number> = [], schema?: z.ZodType): ConfigError {
+  let rename: string | undefined;
   const issues = error.issues.map((issue) => {
     const keyPath = formatKeyPath([...prefix, ...(issue.path as Array<string | number>)]) || '(top level)';
     let message = issue.message;
     if (issue.code === 'unrecognized_keys') {
-      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      const suggestion = schema && suggestKeys(issue.keys, keysAt(schema, issue.path));
+      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${suggestion ? `; ${suggestion.text}` : ''}`;
+      rename ??= suggestion?.hint;
     }
     return { keyPath, message };
   });
@@ -113,6 +119,64 @@ export function zodToConfigError(error: z.ZodError, file?: string, prefix: Reado
   return new ConfigError(`${first!.message}${more}`, {
     file,
     keyPath: first!.keyPath,
-    hint: 'see README.md#configuration for every key and its type (config/burrow.schema.json serves YAML editors)',
+    hint: rename ?? 'see README.md#configuration for every key and its type (config/burrow.schema.json serves YAML editors)',
   });
+}
+
+/** `did you mean "tunnel"?` for the unknown keys that are near a known one, and a hint that renames them. */
+export function suggestKeys(unknown: readonly string[], known: readonly string[]): { text: string; hint: string } | undefined {
+  const pairs = unknown.flatMap((key) => {
+    const meant = didYouMean(key, known);
+    return meant === undefined ? [] : [[key, meant] as const];
+  });
+  if (pairs.length === 0) return undefined;
+  const text = pairs.length === 1 && unknown.length === 1 ? `did you mean "${pairs[0]![1]}"?` : pairs.map(([key, meant]) => `"${key}": did you mean "${meant}"?`).join(', ');
+  return { text, hint: `rename ${pairs.map(([key, meant]) => `"${key}" to "${meant}"`).join(', ')}` };
+}
+
+/** The keys an object schema accepts at `path` (through optional, default, array, record and union layers). */
+export function keysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  let current: Array<z.ZodType> = [schema];
+  for (const step of [...path, undefined]) {
+    current = current.flatMap(unwrap);
+    if (step === undefined) break;
+    current = current.flatMap((s) => {
+      const def = defOf(s);
+      if (def.type === 'object') {
+        const child = (def.shape as Record<string, z.ZodType>)[String(step)];
+        return child ? [child] : [];
+      }
+      if (def.type === 'array' && typeof step === 'number') return [def.element as z.ZodType];
+      if (def.type === 'record') return [def.valueType as z.ZodType];
+      return [];
+    });
+  }
+  return [...new Set(current.flatMap((s) => (defOf(s).type === 'object' ? Object.keys(defOf(s).shape as object) : [])))];
+}
+
+/** Looks through the layers that wrap a schema without changing its shape; a union yields each option. */
+function unwrap(schema: z.ZodType): z.ZodType[] {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'default':
+    case 'prefault':
+    case 'catch':
+    case 'readonly':
+    case 'nonoptional':
+      return unwrap(def.innerType as z.ZodType);
+    case 'pipe':
+      return unwrap(def.in as z.ZodType);
+    case 'lazy':
+      return unwrap((def.getter as () => z.ZodType)());
+    case 'union':
+      return (def.options as z.ZodType[]).flatMap(unwrap);
+    default:
+      return [schema];
+  }
+}
+
+function defOf(schema: z.ZodType): { type: string } & Record<string, unknown> {
+  return (schema as unknown as { _zod: { def: { type: string } & Record<string, unknown> } })._zod.def;
 }

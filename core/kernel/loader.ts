@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { PluginSpec } from '../../config/schema.ts';
 import { ConfigError, formatKeyPath } from './errors.ts';
-import { zodToConfigError } from './config.ts';
+import { keysAt, suggestKeys, zodToConfigError } from './config.ts';
 import { passesThrough, PluginError, type Dispose, type PluginDefinition } from './plugin.ts';
 
 const builtinRoot = fileURLToPath(new URL('../../plugins/', import.meta.url));
@@ -149,14 +149,15 @@ function validateOptions(
   const error = zodToConfigError(parsed.error, configFile, [...rawPath, 'options']);
   const issue = parsed.error.issues[0]!;
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  let hint = "see the plugin's documentation for its options";
+  if (issue.code === 'unrecognized_keys') {
+    const suggestion = suggestKeys(issue.keys, keysAt(definition.options, issue.path));
+    message = `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}${suggestion ? `; ${suggestion.text}` : ''}`;
+    if (suggestion) hint = suggestion.hint;
+  }
   // A bad record key: say what the key should look like, not just that it is invalid.
   else if (issue.code === 'invalid_key' && issue.issues[0]) message = `invalid key: ${issue.issues[0].message}`;
-  throw new ConfigError(`plugin "${definition.id}": ${message}`, {
-    file: configFile,
-    keyPath: error.keyPath,
-    hint: "see the plugin's documentation for its options",
-  });
+  throw new ConfigError(`plugin "${definition.id}": ${message}`, { file: configFile, keyPath: error.keyPath, hint });
 }
 
 /** Runs `setup` for every plugin that extends this runtime; returns the disposers in reverse order. */

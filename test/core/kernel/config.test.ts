@@ -220,7 +220,12 @@ describe('loadConfig: errors name the file, the key and a fix', () => {
   });
 
   const invalid: Array<{ name: string; content: string; keyPath: string; includes: Array<string | RegExp> }> = [
-    { name: 'unknown top-level key', content: 'tunnel: app\nbogus-key: 1\n', keyPath: '(top level)', includes: ['unknown key "bogus-key"'] },
+    { name: 'unknown top-level key', content: 'tunnel: app\nbogus-key: 1\n', keyPath: '(top level)', includes: ['unknown key "bogus-key"', 'Fix: see README.md#configuration'] },
+    { name: 'a misspelt top-level key', content: 'tunnell: app\n', keyPath: '(top level)', includes: ['unknown key "tunnell"; did you mean "tunnel"?', 'Fix: rename "tunnell" to "tunnel"'] },
+    { name: 'a misspelt cloudflared key', content: 'credential-file: app.json\n', keyPath: '(top level)', includes: ['did you mean "credentials-file"?'] },
+    { name: 'a misspelt key under edge', content: 'edge:\n  lisen:\n    http: 127.0.0.1:8080\n', keyPath: 'edge', includes: ['unknown key "lisen"; did you mean "listen"?', 'Fix: rename "lisen" to "listen"'] },
+    { name: 'a key under edge in the wrong case', content: 'edge:\n  datadir: /tmp/x\n', keyPath: 'edge', includes: ['did you mean "dataDir"?'] },
+    { name: 'a misspelt key under edge.listen', content: 'edge:\n  listen:\n    htpp: 127.0.0.1:8080\n', keyPath: 'edge.listen', includes: ['did you mean "http"?'] },
     { name: 'ha-connections is a string', content: 'ha-connections: "x"\n', keyPath: 'ha-connections', includes: [/number/] },
     { name: 'ha-connections out of range', content: 'ha-connections: 0\n', keyPath: 'ha-connections', includes: [/>=\s*1/] },
     { name: 'edge.listen.tunnel is not host:port', content: 'edge:\n  listen:\n    tunnel: nope\n', keyPath: 'edge.listen.tunnel', includes: ['host:port'] },
@@ -229,7 +234,7 @@ describe('loadConfig: errors name the file, the key and a fix', () => {
     { name: 'grace-period is not a duration', content: 'grace-period: soon\n', keyPath: 'grace-period', includes: ['"soon"'] },
     { name: 'loglevel is not a level', content: 'loglevel: loud\n', keyPath: 'loglevel', includes: ['"info"'] },
     { name: 'ingress is a mapping', content: 'ingress:\n  service: http_status:404\n', keyPath: 'ingress', includes: [/array/] },
-    { name: 'a plugin spec with an unknown key', content: 'plugins:\n  - use: metrics\n    option: {}\n', keyPath: 'plugins[0]', includes: [] },
+    { name: 'a plugin spec with an unknown key', content: 'plugins:\n  - use: metrics\n    option: {}\n', keyPath: 'plugins[0]', includes: ['unknown key "option"; did you mean "options"?'] },
     { name: 'the file is a list, not a mapping', content: '- a\n- b\n', keyPath: '(top level)', includes: [/object/] },
   ];
   for (const c of invalid) {

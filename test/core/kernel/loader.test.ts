@@ -114,6 +114,7 @@ describe('resolvePlugins', () => {
   const badOptions: Array<{ name: string; options: unknown; keyPath: string; includes: string[] }> = [
     { name: 'a value of the wrong type', options: { port: 'eighty' }, keyPath: 'plugins[1].options.port', includes: ['number'] },
     { name: 'an unknown option', options: { colour: 'blue' }, keyPath: 'plugins[1].options', includes: ['"colour"'] },
+    { name: 'a misspelt option', options: { greting: 'hey' }, keyPath: 'plugins[1].options', includes: ['unknown option "greting"; did you mean "greeting"?', 'Fix: rename "greting" to "greeting"'] },
   ];
   for (const c of badOptions) {
     it(`rejects invalid options (${c.name}) naming ${c.keyPath} and the plugin once`, async () => {
