@@ -110,7 +110,7 @@ export class TunnelListener {
     const tunnel = await registry.getTunnel(String(request.tunnelId));
     // One message for "no such tunnel" and "wrong secret": do not confirm which tunnel ids exist.
     if (!tunnel || !(await registry.verifySecret(tunnel.id, String(request.tunnelSecret)))) {
-      throw new RegistrationRefused('unknown tunnel or wrong tunnel secret; check the credentials file', true, 30_000);
+      throw new RegistrationRefused('unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token', true, 30_000);
     }
     const peerCertificate = socket.getPeerCertificate();
     await this.hooks.beforeRegister.promise({ request, tunnel, peerCertificate: peerCertificate?.raw ? peerCertificate : undefined, remoteAddress });

@@ -99,7 +99,7 @@ describe('tunnel port: registration', () => {
     void connector.start().catch(() => undefined);
     await eventually(() => lines.some((l) => l.msg === 'could not connect to the edge'), 15_000, 'the connector reporting the refusal');
     const failure = lines.find((l) => l.msg === 'could not connect to the edge')!;
-    assert.match(String(failure.err), /unknown tunnel or wrong tunnel secret/);
+    assert.match(String(failure.err), /unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token/);
     assert.ok(Number(failure.retryInMs) >= 30_000, `retries after ${failure.retryInMs} ms, the edge asked for 30 s`);
     assert.ok(refusedRegistrations(victim.tunnelId).length >= 1);
     assert.equal(edge.edge.connections.forTunnel(victim.tunnelId).length, 0);
