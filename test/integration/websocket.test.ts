@@ -1,23 +1,28 @@
-// End to end WebSocket through edge and connector: messages, control frames, refusals, teardown, 1,000 sockets, HA.
+// End to end WebSocket through edge and connector: messages, control frames, refusals, teardown, unix: and unix+tls: origins, 1,000 sockets, HA.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import https from 'node:https';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { Connector } from '../../core/connector/connector.ts';
 import { createCertificateAuthority, issueServerCertificate } from '../../plugins/origin-ca/ca.ts';
 import { createTunnel, eventually, removeDir, startConnector, startEdge, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { freePort, stopAll, visit } from '../helpers/http.ts';
+import { originCertificates } from '../helpers/tls.ts';
 
 const RAY = /^[0-9a-f]{16}-test$/;
 
 let edge: TestEdge;
 let origin: TestOrigin;
 let wssOrigin: https.Server;
+/** Origins on unix sockets: plain (`unix:`) and TLS (`unix+tls:`). */
+let unixOrigins: Server[] = [];
 let connector: Connector;
 let tunnelId: string;
 let caDir: string;
@@ -76,8 +81,21 @@ before(async () => {
   await new Promise<void>((resolve) => wssOrigin.listen(0, '127.0.0.1', resolve));
   const wssPort = (wssOrigin.address() as AddressInfo).port;
 
+  // The same echo server behind unix: and unix+tls: services; the TLS one is verified with caPool too.
+  const certs = await originCertificates();
+  await writeFile(path.join(caDir, 'unix-ca.pem'), certs.caPem);
+  const unixSocket = path.join(caDir, 'ws.sock');
+  const unixTlsSocket = path.join(caDir, 'wss.sock');
+  const unixOrigin = http.createServer((req, res) => res.end(`unix plain ${req.url}`));
+  const unixTlsOrigin = https.createServer({ key: certs.localhost.keyPem, cert: certs.localhost.certPem }, (req, res) => res.end(`unix+tls plain ${req.url}`));
+  unixOrigins = [unixOrigin, unixTlsOrigin];
+  acceptUpgrades(unixOrigin, wss);
+  acceptUpgrades(unixTlsOrigin, wss);
+  await new Promise<void>((resolve) => unixOrigin.listen(unixSocket, resolve));
+  await new Promise<void>((resolve) => unixTlsOrigin.listen(unixTlsSocket, resolve));
+
   edge = await startEdge();
-  const credentials = await createTunnel(edge, 'sockets', ['app.example.test', 'ws.example.test', 'wss.example.test', 'down.example.test', 'status.example.test']);
+  const credentials = await createTunnel(edge, 'sockets', ['app.example.test', 'ws.example.test', 'wss.example.test', 'down.example.test', 'status.example.test', 'unix.example.test', 'unixtls.example.test']);
   tunnelId = credentials.tunnelId;
   connector = await startConnector(credentials, {
     'ha-connections': 2,
@@ -86,6 +104,8 @@ before(async () => {
       { hostname: 'ws.example.test', service: `ws://127.0.0.1:${origin.port}` },
       { hostname: 'wss.example.test', service: `wss://127.0.0.1:${wssPort}`, originRequest: { caPool: path.join(caDir, 'ca.pem') } },
       { hostname: 'down.example.test', service: `ws://127.0.0.1:${await freePort()}` },
+      { hostname: 'unix.example.test', service: `unix:${unixSocket}` },
+      { hostname: 'unixtls.example.test', service: `unix+tls:${unixTlsSocket}`, originRequest: { caPool: path.join(caDir, 'unix-ca.pem') } },
       { service: 'http_status:404' },
     ],
   });
@@ -101,6 +121,10 @@ after(async () => {
       wssOrigin?.closeAllConnections();
       wssOrigin?.close(() => resolve());
     }),
+    ...unixOrigins.map((server) => () => new Promise<void>((resolve) => {
+      (server as http.Server).closeAllConnections();
+      server.close(() => resolve());
+    })),
     () => removeDir(edge.dataDir),
     () => removeDir(caDir),
   );
@@ -231,6 +255,35 @@ describe('WebSocket through the tunnel', () => {
     ws.close();
     await closed(ws);
   });
+
+  for (const [scheme, host, tls] of [
+    ['unix:', 'unix.example.test', false],
+    ['unix+tls:', 'unixtls.example.test', true],
+  ] as const) {
+    it(`${scheme} services take upgrades: messages echo both ways and close codes pass, over the unix socket${tls ? ' with TLS verified by caPool' : ''}`, async () => {
+      const { ws, upgrade } = await connect('/socket?via=unix', host, ['chat.v2']);
+      assert.equal(upgrade.statusCode, 101);
+      assert.equal(ws.protocol, 'chat.v2');
+      const seen = accepted.at(-1)!.req;
+      assert.equal(seen.url, '/socket?via=unix');
+      assert.equal(seen.headers.host, host);
+      assert.equal(seen.socket.remoteAddress, undefined, 'the origin was reached over a unix socket, not TCP');
+      assert.equal((seen.socket as TLSSocket).encrypted === true, tls);
+
+      assert.equal((await roundTrip(ws, `over ${scheme}`)).data.toString(), `over ${scheme}`);
+      const bytes = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) % 256));
+      const binary = await roundTrip(ws, bytes);
+      assert.equal(binary.isBinary, true);
+      assert.ok(binary.data.equals(bytes));
+
+      const atVisitor = closed(ws);
+      ws.send('close-with 4001 unix-bye');
+      assert.deepEqual(await atVisitor, { code: 4001, reason: 'unix-bye' });
+
+      const plain = await visit(edge.url, '/page', { host });
+      assert.equal(plain.text, `${scheme.replace(':', '')} plain /page`);
+    });
+  }
 });
 
 describe('refused upgrades reach the visitor as ordinary HTTP responses', () => {
