@@ -41,7 +41,9 @@ const SERVED_BY: Record<number, string> = {
   7: 'hello_world',
   8: 'ws-chat',
   9: 'status:418',
-  10: 'status:404',
+  10: 'unix-tls',
+  11: 'wss-live',
+  12: 'status:404',
 };
 
 // URL, the rule we expect, and why. Each row is checked against the CLI and against a live request.
@@ -58,8 +60,10 @@ const TABLE: Array<[url: string, rule: number, why: string]> = [
   ['https://hello.example.test/hi', 7, 'hello_world'],
   ['https://chat.example.test/room/1', 8, 'a ws:// service answers plain requests too'],
   ['https://teapot.example.test/', 9, 'http_status'],
-  ['https://blog.example.test/posts/1', 10, 'wildcard path rule does not match: catch-all'],
-  ['https://example.test/assets/logo.txt', 10, 'the wildcard does not match the apex'],
+  ['https://socktls.example.test/health?full=1', 10, 'unix+tls socket relative to the config file, trusted through caPool'],
+  ['https://live.example.test/feed/3', 11, 'a wss:// service answers plain requests too, over TLS trusted through caPool'],
+  ['https://blog.example.test/posts/1', 12, 'wildcard path rule does not match: catch-all'],
+  ['https://example.test/assets/logo.txt', 12, 'the wildcard does not match the apex'],
 ];
 
 before(async () => {
@@ -85,6 +89,14 @@ before(async () => {
   });
   const chat = await listen(chatServer);
   await listen(http.createServer(named('unix')), path.join(work, 'app.sock'));
+  const tlsOptions = { key: certs.localhost.keyPem, cert: certs.localhost.certPem };
+  await listen(https.createServer(tlsOptions, named('unix-tls')), path.join(work, 'app-tls.sock'));
+  // A wss:// origin: HTTPS for plain requests, WebSockets over the same TLS port.
+  const liveServer = https.createServer(tlsOptions, named('wss-live'));
+  new WebSocketServer({ server: liveServer }).on('connection', (socket, req) => {
+    socket.on('message', (data) => socket.send(JSON.stringify({ origin: 'wss-live', url: req.url, got: String(data) })));
+  });
+  const live = await listen(liveServer);
 
   configFile = path.join(work, 'burrow.yml');
   await writeFile(
@@ -115,6 +127,14 @@ ingress:
     service: ws://127.0.0.1:${chat}
   - hostname: teapot.example.test
     service: http_status:418
+  - hostname: socktls.example.test
+    service: unix+tls:app-tls.sock
+    originRequest:
+      caPool: origin-ca.pem
+  - hostname: live.example.test
+    service: wss://localhost:${live}
+    originRequest:
+      caPool: origin-ca.pem
   - service: http_status:404
 `,
   );
@@ -164,18 +184,23 @@ describe('one connector, every origin kind', () => {
       const target = new URL(url);
       const res = await visit(edge.url, target.pathname + target.search, { host: target.host, headers: { accept: 'application/json' } });
       assert.equal(servedBy(res), SERVED_BY[printed], `live request to ${url} went elsewhere than rule #${printed}`);
-      if (/^(http|ws)-/.test(SERVED_BY[printed]!)) assert.equal((JSON.parse(res.text) as { url: string }).url, target.pathname + target.search);
+      if (/^(https?|wss?|unix)-/.test(SERVED_BY[printed]!)) assert.equal((JSON.parse(res.text) as { url: string }).url, target.pathname + target.search);
     });
   }
 
-  it('a WebSocket to chat.example.test crosses the tunnel to the ws:// origin', async () => {
-    const ws = new WebSocket(`${edge.url.replace('http:', 'ws:')}/room/2`, { headers: { host: 'chat.example.test' }, handshakeTimeout: 15_000 });
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.once('open', () => ws.send('hello, room'));
-      ws.once('message', (data) => resolve(String(data)));
-      ws.once('error', reject);
+  for (const [host, origin, scheme] of [
+    ['chat.example.test', 'ws-chat', 'ws://'],
+    ['live.example.test', 'wss-live', 'wss://'],
+  ] as const) {
+    it(`a WebSocket to ${host} crosses the tunnel to the ${scheme} origin`, async () => {
+      const ws = new WebSocket(`${edge.url.replace('http:', 'ws:')}/room/2`, { headers: { host }, handshakeTimeout: 15_000 });
+      const reply = await new Promise<string>((resolve, reject) => {
+        ws.once('open', () => ws.send('hello, room'));
+        ws.once('message', (data) => resolve(String(data)));
+        ws.once('error', reject);
+      });
+      ws.close();
+      assert.deepEqual(JSON.parse(reply), { origin, url: '/room/2', got: 'hello, room' });
     });
-    ws.close();
-    assert.deepEqual(JSON.parse(reply), { origin: 'ws-chat', url: '/room/2', got: 'hello, room' });
-  });
+  }
 });
