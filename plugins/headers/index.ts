@@ -6,18 +6,29 @@ import { definePlugin } from '../../core/kernel/plugin.ts';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/i, 'expected a header name such as x-request-source');
 const headerValue = z.union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' });
-const edits = z.strictObject({
-  /** Replace (or create) these headers. */
-  set: z.record(headerName, headerValue).optional(),
-  /** Append these values, keeping what is there. */
-  add: z.record(headerName, headerValue).optional(),
-  /** Remove these headers; `x-debug-*` removes every header with that prefix. */
-  remove: z.array(z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+\*?$/i, 'expected a header name, or a prefix ending in * such as x-debug-*')).optional(),
-});
+const headerPattern = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+\*?$/i, 'expected a header name, or a prefix ending in * such as x-debug-*');
+
+// Names HTTP/2 and the tunnel manage themselves; editing them would break the request.
+const PROTECTED = /^(:|burrow-ray$|connection$|transfer-encoding$|content-length$)/;
+const unprotected = (name: string) => !PROTECTED.test(name.toLowerCase());
+const PROTECTED_MESSAGE = 'this request header is managed by Burrow and cannot be changed (use the host option to change Host)';
+
+function editsOf(name: z.ZodType<string>, pattern: z.ZodType<string>) {
+  return z.strictObject({
+    /** Replace (or create) these headers. */
+    set: z.record(name, headerValue).optional(),
+    /** Append these values, keeping what is there. */
+    add: z.record(name, headerValue).optional(),
+    /** Remove these headers; `x-debug-*` removes every header with that prefix. */
+    remove: z.array(pattern).optional(),
+  });
+}
+const edits = editsOf(headerName, headerPattern);
+const requestEdits = editsOf(headerName.refine(unprotected, PROTECTED_MESSAGE), headerPattern.refine(unprotected, PROTECTED_MESSAGE));
 
 export const headersOptions = z.strictObject({
   /** Changes to the request before it reaches the origin. */
-  request: edits.optional(),
+  request: requestEdits.optional(),
   /** Changes to the response before it reaches the visitor. */
   response: edits.optional(),
   /** The Host header the origin sees (like originRequest.httpHostHeader, but per middleware). */
@@ -26,9 +37,6 @@ export const headersOptions = z.strictObject({
 export type HeadersOptions = z.output<typeof headersOptions>;
 type Edits = z.output<typeof edits>;
 
-// Names HTTP/2 and the tunnel manage themselves; editing them would break the request.
-const PROTECTED = /^(:|burrow-ray$|connection$|transfer-encoding$|content-length$)/;
-
 export default definePlugin({
   id: 'headers',
   description: 'set, add and remove request and response headers; rewrite Host',
@@ -36,9 +44,6 @@ export default definePlugin({
   connector(api, options) {
     const request = options.request && lowerCase(options.request);
     const response = options.response && lowerCase(options.response);
-    for (const name of [...Object.keys(request?.set ?? {}), ...Object.keys(request?.add ?? {}), ...(request?.remove ?? [])]) {
-      if (PROTECTED.test(name)) throw new Error(`request header "${name}" is managed by Burrow and cannot be changed; use the host option to change Host`);
-    }
     api.use(async (ctx, next) => {
       const headers = ctx.req.headers as IncomingHttpHeaders;
       if (request) editRequest(headers, request);

@@ -74,6 +74,6 @@ describe('headers plugin', () => {
   }
 
   it('refuses to edit headers the tunnel manages', async () => {
-    await assert.rejects(createTestKit({ plugins: [{ use: 'headers', options: { request: { remove: ['burrow-ray'] } } }] }), /plugin "headers".*managed by Burrow/);
+    await assert.rejects(createTestKit({ plugins: [{ use: 'headers', options: { request: { remove: ['burrow-ray'] } } }] }), /request\.remove\[0\].*managed by Burrow/);
   });
 });
