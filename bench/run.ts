@@ -19,9 +19,9 @@ const STATIC_HOST = 'files.bench.test';
 const STATIC_FILE = '1m.bin';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = 3;
-/** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling. */
+/** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling (BENCH_WS_DURATION=0 skips the WebSocket rows). */
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
-const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m').split(',');
+const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m,static').split(',');
 /** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const WS_SOCKETS = 1000;
@@ -117,13 +117,14 @@ async function main(): Promise<void> {
     }
   }
   for (const target of [direct, burrow]) {
+    if (!TARGETS.includes(target.name) || WS_DURATION <= 0) continue;
     process.stdout.write(`  ${target.name} WebSocket echo with ${WS_SOCKETS} sockets ...`);
     results.set(`${target.name} WS echo`, await wsEcho(target, WS_SOCKETS, WS_DURATION));
     process.stdout.write(' done\n');
   }
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
   for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
-  await staticFilesSection(tool, direct.base, burrow.base);
+  if (LOADS.includes('static')) await staticFilesSection(tool, direct.base, burrow.base);
   await stopAll();
 }
 
