@@ -12,6 +12,7 @@ import { EdgeClient } from '../../core/edge-client.ts';
 import { silentLogger, type Logger } from '../../core/kernel/logger.ts';
 import { configSchema, type BurrowConfigInput, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
 import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
+import { stopAll } from './http.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 process.env.BURROW_EDGE_TOKEN = ADMIN_TOKEN;
@@ -120,4 +121,14 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/** Stops a test's connector, edge and origin and removes the edge's data folder; every step runs even if one fails. */
+export function stopWorld({ connector, edge, origin }: { connector?: Connector; edge?: TestEdge; origin?: TestOrigin }): Promise<void> {
+  return stopAll(
+    () => connector?.stop(0),
+    () => edge?.stop(),
+    () => origin?.close(),
+    () => edge && removeDir(edge.dataDir),
+  );
 }

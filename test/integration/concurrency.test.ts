@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
-import { createTunnel, removeDir, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
-import { stopAll, visit } from '../helpers/http.ts';
+import { createTunnel, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin, stopWorld } from '../helpers/harness.ts';
+import { visit } from '../helpers/http.ts';
 
 let edge: TestEdge;
 let origin: TestOrigin;
@@ -35,14 +35,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await stopAll(
-    () => connector?.stop(0),
-    () => edge?.stop(),
-    () => origin?.close(),
-    () => removeDir(edge.dataDir),
-  );
-});
+after(() => stopWorld({ connector, edge, origin }));
 
 describe('concurrent requests', () => {
   it('200 concurrent GETs all succeed, each with its own body', async () => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
-import { createTunnel, eventually, removeDir, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
-import { stopAll, visit } from '../helpers/http.ts';
+import { createTunnel, eventually, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin, stopWorld } from '../helpers/harness.ts';
+import { visit } from '../helpers/http.ts';
 
 
 let edge: TestEdge;
@@ -30,14 +30,7 @@ before(async () => {
   connector = await startConnector(credentials, { ingress: [{ service: origin.url }] });
 });
 
-after(async () => {
-  await stopAll(
-    () => connector?.stop(0),
-    () => edge?.stop(),
-    () => origin?.close(),
-    () => removeDir(edge.dataDir),
-  );
-});
+after(() => stopWorld({ connector, edge, origin }));
 
 const edgeConnections = () => edge.edge.connections.forTunnel(tunnelId);
 const twoConnections = () => eventually(() => edgeConnections().length === 2 && connector.connections.length === 2, 15_000, 'two registered connections');

@@ -4,8 +4,8 @@ import net from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
-import { createTunnel, removeDir, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
-import { stopAll, visit } from '../helpers/http.ts';
+import { createTunnel, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin, stopWorld } from '../helpers/harness.ts';
+import { visit } from '../helpers/http.ts';
 
 /** What the origin saw, echoed back as JSON. */
 interface Seen {
@@ -58,14 +58,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await stopAll(
-    () => connector?.stop(0),
-    () => edge?.stop(),
-    () => origin?.close(),
-    () => removeDir(edge.dataDir),
-  );
-});
+after(() => stopWorld({ connector, edge, origin }));
 
 async function seenBy(path: string, options: Parameters<typeof visit>[2] = {}): Promise<{ seen: Seen; ray: string; status: number; headers: IncomingHttpHeaders }> {
   const response = await visit(edge.url, path, options);

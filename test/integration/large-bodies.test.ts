@@ -4,8 +4,8 @@ import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
-import { createTunnel, removeDir, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
-import { hashStream, randomStream, stopAll } from '../helpers/http.ts';
+import { createTunnel, startConnector, startEdge, startOrigin, type TestEdge, type TestOrigin, stopWorld } from '../helpers/harness.ts';
+import { hashStream, randomStream } from '../helpers/http.ts';
 
 const SIZE = 10 * 1024 * 1024;
 const TIMEOUT_MS = 60_000;
@@ -58,14 +58,7 @@ before(async () => {
   connector = await startConnector(credentials, { ingress: [{ service: origin.url }] });
 });
 
-after(async () => {
-  await stopAll(
-    () => connector?.stop(0),
-    () => edge?.stop(),
-    () => origin?.close(),
-    () => removeDir(edge.dataDir),
-  );
-});
+after(() => stopWorld({ connector, edge, origin }));
 
 /** Starts a request through the edge and resolves with its response (streaming, not buffered). */
 function open(path: string, method: string, headers: http.OutgoingHttpHeaders = {}): { req: http.ClientRequest; response: Promise<http.IncomingMessage> } {

@@ -8,9 +8,9 @@ import { Edge } from '../../core/edge/edge.ts';
 import type { Connector } from '../../core/connector/connector.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
 import { edgeSchema } from '../../config/schema.ts';
-import { ADMIN_TOKEN, createTunnel, eventually, removeDir, startConnector, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { ADMIN_TOKEN, createTunnel, eventually, startConnector, startOrigin, tempDir, type TestEdge, type TestOrigin, stopWorld } from '../helpers/harness.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
-import { stopAll, visit } from '../helpers/http.ts';
+import { visit } from '../helpers/http.ts';
 
 let edge: TestEdge;
 let origin: TestOrigin;
@@ -73,14 +73,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  await stopAll(
-    () => connector?.stop(0),
-    () => edge?.stop(),
-    () => origin?.close(),
-    () => removeDir(edge.dataDir),
-  );
-});
+after(() => stopWorld({ connector, edge, origin }));
 
 describe('connector middleware end to end', () => {
   it('runs global middleware on every rule', async () => {

@@ -9,9 +9,9 @@ import { Edge } from '../../core/edge/edge.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
 import { edgeSchema } from '../../config/schema.ts';
 import { runCli } from '../helpers/cli.ts';
-import { createTunnel, removeDir, startConnector, startOrigin, tempDir, type TestEdge, type TestOrigin, ADMIN_TOKEN } from '../helpers/harness.ts';
+import { createTunnel, removeDir, startConnector, startOrigin, tempDir, type TestEdge, type TestOrigin, ADMIN_TOKEN, stopWorld } from '../helpers/harness.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
-import { stopAll, visit } from '../helpers/http.ts';
+import { visit } from '../helpers/http.ts';
 
 let dir: string;
 
@@ -101,14 +101,7 @@ describe('a plugin that throws on one request', () => {
     connector = await startConnector(credentials, { plugins: ['./plugins/flaky.mjs'], ingress: [{ service: origin.url }] }, { configFile: path.join(dir, 'connector.yaml') });
   });
 
-  after(async () => {
-    await stopAll(
-      () => connector?.stop(0),
-      () => edge?.stop(),
-      () => origin?.close(),
-      () => removeDir(edge.dataDir),
-    );
-  });
+  after(() => stopWorld({ connector, edge, origin }));
 
   it('gives that request a 502 naming its ray id, and every other request its answer', async () => {
     const paths = Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? `/boom/${i}` : `/ok/${i}`));
