@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removeDir, startOrigin, tempDir, type TestOrigin } from '../helpers/harness.ts';
 import { CliProcess, runCli, type CliResult } from '../helpers/cli.ts';
-import { visit } from '../helpers/http.ts';
+import { freePort, visit } from '../helpers/http.ts';
 
 const TOKEN = 'cli-test-admin-token';
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
@@ -226,6 +226,23 @@ describe('burrow CLI end to end', () => {
 });
 
 describe('burrow demo', () => {
+  it('(npm start) serves the demo origin through a local edge and connector at the URL it prints, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const demo = new CliProcess(['demo', '--port', String(port)], { ...process.env, BURROW_HOME: path.join(dir, 'demo-ok-home'), BURROW_EDGE_TOKEN: '' });
+    try {
+      const [, url] = await demo.waitFor(/Open\s+(http:\/\/demo\.localhost:\d+\/)/, 60_000);
+      assert.equal(url, `http://demo.localhost:${port}/`);
+      const response = await visit(`http://127.0.0.1:${port}`, '/', { host: `demo.localhost:${port}` });
+      assert.equal(response.status, 200, response.text.slice(0, 300));
+      assert.match(String(response.headers['burrow-ray']), /^[0-9a-f]{16}-/);
+      const exit = await demo.stop(15_000);
+      assert.equal(exit.killed, false, 'the demo needed SIGKILL');
+      assert.equal(exit.code, 0, demo.stderr.slice(-2000));
+    } finally {
+      await demo.stop(1_000);
+    }
+  });
+
   it('with its port taken, says so and how to pick another', async () => {
     const squatter = net.createServer();
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));

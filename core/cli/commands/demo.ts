@@ -25,7 +25,7 @@ export function registerDemoCommand(program: Command): void {
         const addresses = await edge.start();
 
         // Log in, create and route a tunnel through the same API the CLI uses.
-        const token = process.env.BURROW_EDGE_TOKEN ?? (await readFile(edge.adminTokenFile!, 'utf8')).trim();
+        const token = process.env.BURROW_EDGE_TOKEN || (await readFile(edge.adminTokenFile!, 'utf8')).trim();
         const { createKeyAndCsr } = await import('../../../plugins/origin-ca/ca.ts');
         const { keyPem, csrPem } = await createKeyAndCsr({ zones: ['localhost'] });
         const admin = new EdgeClient(`http://${addresses.api}`, token);
