@@ -1,5 +1,5 @@
 // Carries a visitor's HTTP request to the tunnel that serves its hostname, one HTTP/2 stream per request.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
 import { constants as h2 } from 'node:http2';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
-import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
+import { HOP_BY_HOP, Headers, connectionListed } from '../transport/protocol.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelRecord } from './registry.ts';
@@ -184,7 +184,7 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
     ':authority': req.headers.host,
     ':scheme': ctx.protocol,
   };
-  const connectionTokens = connectionListed(req.headers);
+  const connectionTokens = connectionListed(req.headers.connection);
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -202,12 +202,6 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
   out[Headers.connectingIp] = ctx.clientIp;
   out[Headers.ray] = ctx.ray;
   return out;
-}
-
-function connectionListed(headers: IncomingHttpHeaders): Set<string> | undefined {
-  const connection = headers.connection;
-  if (!connection || /^\s*(keep-alive|close)\s*$/i.test(connection)) return undefined;
-  return new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
 }
 
 export function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {

@@ -94,3 +94,12 @@ export const HOP_BY_HOP = new Set([
   'http2-settings',
   'host',
 ]);
+
+/**
+ * The header names a `Connection` header lists as hop-by-hop, to be dropped along with it (RFC 9110 7.6.1);
+ * undefined for the usual `keep-alive` or `close`, which list none.
+ */
+export function connectionListed(connection: string | undefined): Set<string> | undefined {
+  if (!connection || /^\s*(keep-alive|close)\s*$/i.test(connection)) return undefined;
+  return new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
+}

@@ -10,7 +10,7 @@ import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
-import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
+import { HOP_BY_HOP, connectionListed } from '../../core/transport/protocol.ts';
 import { upgradeRequest } from '../../core/connector/tunnel-socket.ts';
 
 export interface HttpOriginTarget {
@@ -53,10 +53,11 @@ export class HttpOrigin implements Origin {
       keepAlive: options.keepAliveConnections > 0,
       maxFreeSockets: options.keepAliveConnections,
       scheduling: 'lifo' as const,
+      // An idle pooled connection closes after keepAliveTimeout (or sooner, if the origin's Keep-Alive hint says so).
+      timeout: options.keepAliveTimeout,
       ...(secure ? { rejectUnauthorized: !options.noTLSVerify, ca, servername } : {}),
     };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.agent.on('free', (socket: Socket) => socket.setTimeout(options.keepAliveTimeout));
     this.proxy = createProxyServer({
       agent: this.agent,
       selfHandleResponse: true,
@@ -170,18 +171,17 @@ export class HttpOrigin implements Origin {
       socket.once('close', () => clearTimeout(tlsTimer));
     }
     const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
-    proxyReq.once('response', () => clearTimeout(responseTimer));
+    const answered = () => clearTimeout(responseTimer);
+    proxyReq.once('response', answered);
     // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
     // request so a long poll or an event stream does not hold the origin's connection open forever.
-    // (Upgrades have no tunnel stream here: watchUpgrade ties both sockets together instead.)
+    // Upgrades have no tunnel stream here (watchUpgrade ties both sockets together) and may answer with 101.
     const stream = req.stream as Http2ServerRequest['stream'] | undefined;
-    let complete = false;
-    proxyReq.once('response', (proxyRes: http.IncomingMessage) => proxyRes.once('end', () => (complete = true)));
     const cancel = () => {
-      if (!complete && !proxyReq.destroyed) proxyReq.destroy();
+      if (!proxyReq.destroyed && !(proxyReq as { res?: http.IncomingMessage }).res?.complete) proxyReq.destroy();
     };
-    stream?.once('close', cancel);
-    proxyReq.once('upgrade', () => clearTimeout(responseTimer));
+    if (stream) stream.once('close', cancel);
+    else proxyReq.once('upgrade', answered);
     proxyReq.once('close', () => {
       clearTimeout(responseTimer);
       stream?.off('close', cancel);
@@ -191,9 +191,9 @@ export class HttpOrigin implements Origin {
   private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
     const pending = this.pending.get(req);
     const headers: Record<string, string | string[]> = {};
-    const connectionTokens = proxyRes.headers.connection?.split(',').map((t) => t.trim().toLowerCase());
+    const connectionTokens = connectionListed(proxyRes.headers.connection);
     for (const name in proxyRes.headers) {
-      if (HOP_BY_HOP.has(name) || connectionTokens?.includes(name)) continue;
+      if (HOP_BY_HOP.has(name) || connectionTokens?.has(name)) continue;
       headers[name] = proxyRes.headers[name]!;
     }
     if (res.stream.destroyed) {
@@ -202,10 +202,13 @@ export class HttpOrigin implements Origin {
       return;
     }
     res.writeHead(proxyRes.statusCode ?? 502, headers);
-    proxyRes.on('end', () => {
-      const trailers = proxyRes.trailers;
-      if (Object.keys(trailers).length) res.addTrailers(trailers);
-    });
+    // Trailers can only follow a chunked body.
+    if (proxyRes.headers['transfer-encoding'] !== undefined) {
+      proxyRes.once('end', () => {
+        const trailers = proxyRes.trailers;
+        if (Object.keys(trailers).length) res.addTrailers(trailers);
+      });
+    }
     proxyRes.pipe(res);
     const done = () => pending?.resolve();
     res.once('finish', done);
