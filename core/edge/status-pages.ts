@@ -1,5 +1,7 @@
 // The short pages the edge answers with when it cannot deliver a request (404, 502, 504, 530 ...).
 import type { ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, IncomingHttpHeaders } from 'node:http2';
+import { Headers } from '../transport/protocol.ts';
 
 const reasons: Record<number, { title: string; detail: string }> = {
   400: { title: 'Bad request', detail: 'The request could not be understood by the edge.' },
@@ -35,4 +37,16 @@ export function statusPage(res: ServerResponse, status: number, ray: string, det
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * When the connector answered with its own error (it could not reach the origin: `burrow-origin-error`), renders
+ * that status as the edge's page and drains the stream; returns whether it did.
+ */
+export function originErrorPage(res: ServerResponse, answer: IncomingHttpHeaders, stream: ClientHttp2Stream, ray: string): boolean {
+  const originError = answer[Headers.originError];
+  if (!originError) return false;
+  stream.resume();
+  statusPage(res, Number(answer[':status']), ray, String(originError));
+  return true;
 }

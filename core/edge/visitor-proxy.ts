@@ -11,7 +11,7 @@ import { HOP_BY_HOP, Headers, connectionListed } from '../transport/protocol.ts'
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelRecord } from './registry.ts';
-import { statusPage } from './status-pages.ts';
+import { originErrorPage, statusPage } from './status-pages.ts';
 import { forwardUpgrade, upgradeResponse, type VisitorUpgrade } from './visitor-upgrade.ts';
 
 /** What edge middleware sees for each visitor request. */
@@ -130,12 +130,8 @@ export class VisitorProxy {
     // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us).
     stream.once('continue', () => res.writeContinue());
     stream.once('response', (headers) => {
+      if (originErrorPage(res, headers, stream, ray)) return;
       const status = Number(headers[':status']);
-      const originError = headers[Headers.originError];
-      if (originError) {
-        stream.resume();
-        return statusPage(res, status, ray, String(originError));
-      }
       res.writeHead(status, responseHeaders(headers, ray));
       if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume().once('end', () => res.end());
       else relayBody(stream, res);

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
 import type { EdgeConnection } from './connections.ts';
-import { statusPage } from './status-pages.ts';
+import { originErrorPage, statusPage } from './status-pages.ts';
 import { requestHeaders, responseHeaders, type VisitorContext } from './visitor-proxy.ts';
 
 /** The raw connection Node handed the visitor server's `'upgrade'` listener. */
@@ -47,12 +47,8 @@ export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, con
   socket.pipe(stream);
 
   stream.once('response', (answer) => {
+    if (originErrorPage(res, answer, stream, ray)) return;
     const status = Number(answer[':status']);
-    const originError = answer[Headers.originError];
-    if (originError) {
-      stream.resume();
-      return statusPage(res, status, ray, String(originError));
-    }
     if (status === 200 && answer[Headers.upgrade]) {
       switched = true;
       socket.write(switchingProtocols(answer, ray));

@@ -1,5 +1,7 @@
 // Runs a test scenario in a child process, so a hang, a blocked event loop or a crash fails one test, not the run.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { before } from 'node:test';
 
 /** What a scenario child reported. */
 export interface ScenarioOutcome<T> {
@@ -110,4 +112,26 @@ export async function serveScenarios(scenarios: Record<string, () => Promise<unk
   // Exit even if the scenario left handles open; the parent reads the result from stdout.
   process.stdout.write('', () => process.exit(0));
   return new Promise<never>(() => undefined);
+}
+
+/**
+ * Runs scenario `name` of `file` once for the enclosing suite (in `before`); each test then calls the returned
+ * function to check one thing the scenario observed, failing with how the scenario ended if it did not finish.
+ */
+export function suiteScenario<T>(file: string, name: string): () => ScenarioOutcome<T> {
+  let outcome: ScenarioOutcome<T> | undefined;
+  before(async () => {
+    outcome = await runScenario<T>(file, name);
+  });
+  return () => {
+    assert.ok(outcome?.result, `scenario "${name}" did not finish: ${outcome ? describeOutcome(outcome) : 'not run'}`);
+    return outcome;
+  };
+}
+
+/** A visitor request whose tunnel broke before any answer: it got a 502 page that names its ray. */
+export function assertRayedBadGateway(reply: { status?: number; text?: string; ray?: string; error?: string }): void {
+  assert.equal(reply.error, undefined, 'the visitor got no response');
+  assert.equal(reply.status, 502);
+  assert.ok(reply.text?.includes(reply.ray!), 'the page names the ray');
 }

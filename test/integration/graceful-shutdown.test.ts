@@ -2,8 +2,8 @@
 // Each scenario runs in a child process (scenarios/connector-lifecycle.ts) so a crash or hang fails only its tests.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
-import { describeOutcome, runScenario, type ScenarioOutcome } from '../helpers/isolated.ts';
+import { describe, it } from 'node:test';
+import { assertRayedBadGateway, suiteScenario } from '../helpers/isolated.ts';
 
 const SCENARIOS = path.join(import.meta.dirname, 'scenarios', 'connector-lifecycle.ts');
 const PART = 'first half of a slow answer;';
@@ -16,17 +16,7 @@ interface Reply {
   error?: string;
 }
 
-/** Runs `name` once for the suite; each test then checks one thing the scenario observed. */
-function scenario<T>(name: string): () => ScenarioOutcome<T> {
-  let outcome: ScenarioOutcome<T> | undefined;
-  before(async () => {
-    outcome = await runScenario<T>(SCENARIOS, name);
-  });
-  return () => {
-    assert.ok(outcome?.result, `scenario "${name}" did not finish: ${outcome ? describeOutcome(outcome) : 'not run'}`);
-    return outcome;
-  };
-}
+const scenario = <T>(name: string) => suiteScenario<T>(SCENARIOS, name);
 
 describe('graceful shutdown: a request in flight during connector.stop(5 s)', () => {
   const outcome = scenario<{ inFlight: Reply; during: Reply; after: Reply; connectorConnections: number; edgeConnections: number }>('drain');
@@ -83,9 +73,7 @@ describe('graceful shutdown: the grace period ends before the origin answers', (
 
   it('the unanswered request gets a 502 page naming its ray', () => {
     const { inFlight } = outcome().result!;
-    assert.equal(inFlight.error, undefined, 'the visitor got no response');
-    assert.equal(inFlight.status, 502);
-    assert.ok(inFlight.text?.includes(inFlight.ray!), 'the page names the ray');
+    assertRayedBadGateway(inFlight);
   });
 
   it('the edge keeps serving other tunnels', () => {
