@@ -228,7 +228,7 @@ function filterTrailers(trailers: Http2Headers): Record<string, string> {
  * one turn of the event loop leave in one socket write instead of one write (and one syscall) per 16 KiB TLS
  * record. Backpressure is kept: the stream pauses while the visitor's socket holds more than its high-water mark.
  */
-function relayBody(source: Readable, res: ServerResponse): void {
+export function relayBody(source: Readable, res: ServerResponse): void {
   let corked = false;
   const uncork = () => {
     corked = false;
