@@ -90,6 +90,7 @@ function connector(material: Material): void {
   const proxy = createProxyServer({ agent, xfwd: false });
   const target = new URL(material.origin);
   process.once('disconnect', () => process.exit(0));
+  process.once('SIGTERM', () => process.exit(0));
   for (let i = 0; i < material.connections; i++) {
     const socket = tls.connect({ host: '127.0.0.1', port: material.tunnelPort, servername: EDGE_SERVER_NAME, ca: material.ca.certPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
     socket.setNoDelay(true);
