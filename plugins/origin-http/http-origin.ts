@@ -55,6 +55,10 @@ export class HttpOrigin implements Origin {
       scheduling: 'lifo' as const,
       // An idle pooled connection closes after keepAliveTimeout (or sooner, if the origin's Keep-Alive hint says so).
       timeout: options.keepAliveTimeout,
+      // TCP keep-alive probes after tcpKeepAlive of silence; node re-arms them with this when a socket returns to the pool.
+      keepAliveMsecs: options.tcpKeepAlive,
+      // Happy Eyeballs (RFC 8305) for origin names with both IPv4 and IPv6 addresses, unless noHappyEyeballs.
+      autoSelectFamily: !options.noHappyEyeballs,
       ...(secure ? { rejectUnauthorized: !options.noTLSVerify, ca, servername } : {}),
     };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -152,6 +156,7 @@ export class HttpOrigin implements Origin {
   private watch(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Socket): void {
     const pending = this.pending.get(req);
     if (!pending) return;
+    if (!proxyReq.reusedSocket) socket.setKeepAlive(true, this.options.tcpKeepAlive);
     const expire = (kind: 'connect' | 'tls' | 'response') => () => {
       pending.timedOut = kind;
       proxyReq.destroy(new Error(`origin ${kind} timeout`));

@@ -46,7 +46,10 @@ export class Http2Origin extends HttpOrigin {
           ca,
           rejectUnauthorized: !options.noTLSVerify,
           ALPNProtocols: ['h2', 'http/1.1'],
+          // Happy Eyeballs unless noHappyEyeballs (node's tls.connect takes net's connect options; its types omit this one).
+          ...({ autoSelectFamily: !options.noHappyEyeballs } as object),
         });
+        socket.setKeepAlive(true, options.tcpKeepAlive);
         let settled = false;
         const settle = (error: Error | null) => {
           if (settled) return;

@@ -7,7 +7,7 @@ import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Connector } from '../../core/connector/connector.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
@@ -81,6 +81,9 @@ let pooledDefault: Tracked;
 let idle: Tracked;
 const blackholeSockets = new Set<net.Socket>();
 let single: Tracked;
+let probed: Tracked;
+let probedDefault: Tracked;
+let probedH2: Tracked;
 let stalled: ChildProcess | undefined;
 
 /**
@@ -128,7 +131,10 @@ before(async () => {
   pooledDefault = await tracked(http.createServer(heldUntil(6)));
   idle = await tracked(http.createServer(echo));
   single = await tracked(http.createServer(echo));
-  servers.push(pooled.server, pooledDefault.server, idle.server, single.server);
+  probed = await tracked(http.createServer(echo));
+  probedDefault = await tracked(http.createServer(echo));
+  probedH2 = await tracked(http2.createSecureServer({ ...localhost, allowHTTP1: true }, echo));
+  servers.push(pooled.server, pooledDefault.server, idle.server, single.server, probed.server, probedDefault.server, probedH2.server);
   const unconnectable = await unconnectablePort();
   const port = (server: net.Server) => (server.address() as AddressInfo).port;
 
@@ -153,6 +159,9 @@ before(async () => {
     { hostname: 'pool-default.example.test', service: `http://127.0.0.1:${pooledDefault.port}` },
     { hostname: 'idle.example.test', service: `http://127.0.0.1:${idle.port}`, originRequest: { keepAliveTimeout: '1s' } },
     { hostname: 'nopool.example.test', service: `http://127.0.0.1:${single.port}`, originRequest: { keepAliveConnections: 0 } },
+    { hostname: 'keepalive.example.test', service: `http://127.0.0.1:${probed.port}`, originRequest: { tcpKeepAlive: '7s' } },
+    { hostname: 'keepalive-default.example.test', service: `http://127.0.0.1:${probedDefault.port}` },
+    { hostname: 'keepalive-h2.example.test', service: `https://localhost:${probedH2.port}`, originRequest: { caPool, http2Origin: true, tcpKeepAlive: '7s' } },
     { hostname: 'connecttimeout.example.test', service: `http://127.0.0.1:${unconnectable}`, originRequest: { connectTimeout: '1s' } },
     { hostname: 'nochunk.example.test', service: `http://127.0.0.1:${port(plainOrigin)}`, originRequest: { disableChunkedEncoding: true } },
     { hostname: 'nochunk-h2.example.test', service: `https://localhost:${port(h2Origin)}`, originRequest: { caPool, http2Origin: true, disableChunkedEncoding: true } },
@@ -312,6 +321,31 @@ describe('keep-alive pool', () => {
     assert.equal(second.remotePort, first.remotePort, 'the second request reused the connection');
     await eventually(() => idle.open.size === 0, 15_000, 'the idle connection to close');
   });
+});
+
+describe('tcpKeepAlive', () => {
+  /** Seconds until the next TCP keep-alive probe on the connector's connections to `port`, as `ss -o` shows them. */
+  function keepAliveTimers(port: number): number[] {
+    const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+    // ss prints `1min4sec`, `29sec`, and below 10 s seconds with milliseconds: `6.696ms`.
+    return [...out.matchAll(/timer:\(keepalive,([^,]+),/g)].map(([, time]) => {
+      const [, min, sec, secMs, ms] = /^(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+\.\d+)ms)?(?:(\d+)ms)?$/.exec(time!) ?? [];
+      return Number(min ?? 0) * 60 + Number(sec ?? 0) + Number(secMs ?? 0) + Number(ms ?? 0) / 1000;
+    });
+  }
+
+  for (const [what, host, origin, limit] of [
+    ['tcpKeepAlive: 7s', 'keepalive.example.test', () => probed, 7],
+    ['the default (30s)', 'keepalive-default.example.test', () => probedDefault, 30],
+    ['tcpKeepAlive: 7s with http2Origin', 'keepalive-h2.example.test', () => probedH2, 7],
+  ] as const) {
+    it(`probes idle origin connections after ${what}`, async () => {
+      await seen(host);
+      const timers = keepAliveTimers(origin().port);
+      assert.ok(timers.length >= 1, `a keep-alive timer on the connection to ${host}: ${timers}`);
+      for (const seconds of timers) assert.ok(seconds > limit - 3 && seconds <= limit, `keep-alive probe in ${seconds} s, expected just under ${limit} s`);
+    });
+  }
 });
 
 describe('disableChunkedEncoding', () => {
