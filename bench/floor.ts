@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { createProxyServer } from 'http-proxy-3';
 import { createCertificateAuthority, issueServerCertificate, type CertifiedKey } from '../plugins/origin-ca/ca.ts';
 import { relayBody } from '../core/edge/visitor-proxy.ts';
+import { splitHostPort } from '../core/edge/edge.ts';
 import { EDGE_SERVER_NAME, HOP_BY_HOP, SESSION_WINDOW, http2SessionOptions } from '../core/transport/protocol.ts';
 
 interface Material {
@@ -35,7 +36,7 @@ if (process.argv[2] === '--connector') {
 async function edge(): Promise<void> {
   const { values } = parseArgs({ options: { http: { type: 'string' }, origin: { type: 'string' }, connections: { type: 'string', default: '4' } } });
   if (!values.http || !values.origin) throw new Error('usage: bench/floor.ts --http HOST:PORT --origin URL [--connections N]');
-  const [host, port] = splitHostPort(values.http);
+  const { host, port } = splitHostPort(values.http);
   const ca = await createCertificateAuthority({ commonName: 'Burrow floor CA' });
   const server = await issueServerCertificate(ca, { commonName: EDGE_SERVER_NAME, dnsNames: [EDGE_SERVER_NAME] });
 
@@ -106,9 +107,4 @@ function connector(material: Material): void {
     });
     socket.once('close', () => process.exit(1));
   }
-}
-
-function splitHostPort(address: string): [string, number] {
-  const colon = address.lastIndexOf(':');
-  return [address.slice(0, colon), Number(address.slice(colon + 1))];
 }
