@@ -118,7 +118,12 @@ async function importDefinition(name: string, entry: string, keyPath: string, co
   try {
     mod = await import(pathToFileURL(entry).href);
   } catch (error) {
-    throw new ConfigError(`plugin "${name}" could not be loaded: ${(error as Error).message}`, { file: configFile, keyPath, cause: error });
+    throw new ConfigError(`plugin "${name}" could not be loaded: ${(error as Error).message}`, {
+      file: configFile,
+      keyPath,
+      cause: error,
+      hint: `fix the error in ${entry}, or remove the plugin from the list`,
+    });
   }
   const definition = mod.default as PluginDefinition<unknown> | undefined;
   if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, validateConfig } from '../../../core/kernel/config.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
+import { assertConfigError } from '../../helpers/config-errors.ts';
 
 const coreIndexUrl = pathToFileURL(path.resolve(import.meta.dirname, '../../../core/index.ts')).href;
 
@@ -38,30 +39,6 @@ async function folder(files: Record<string, string>): Promise<string> {
   }
   await mkdir(dir, { recursive: true });
   return dir;
-}
-
-/** Asserts `promise` rejects with a ConfigError naming the file, the key path (when given) and a fix. */
-async function assertConfigError(promise: Promise<unknown>, expected: { file: string; keyPath?: string; includes?: Array<string | RegExp> }): Promise<ConfigError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught === undefined ? 'success' : String(caught)}`);
-  const { message } = caught;
-  assert.equal(caught.code, 'BURROW_ERR_CONFIG');
-  assert.ok(message.startsWith(`${expected.file}: `), `"${message}" does not start with the file ${expected.file}`);
-  if (expected.keyPath !== undefined) {
-    assert.equal(caught.keyPath, expected.keyPath);
-    assert.ok(message.startsWith(`${expected.file}: ${expected.keyPath}: `), `"${message}" does not name ${expected.keyPath} after the file`);
-  }
-  assert.ok(message.includes('Fix: '), `"${message}" has no "Fix:"`);
-  for (const part of expected.includes ?? []) {
-    if (typeof part === 'string') assert.ok(message.includes(part), `"${message}" lacks "${part}"`);
-    else assert.match(message, part);
-  }
-  return caught;
 }
 
 describe('loadConfig: file formats', () => {

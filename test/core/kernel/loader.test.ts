@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { resolvePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
+import { assertConfigError } from '../../helpers/config-errors.ts';
 import { PluginError, type PluginDefinition } from '../../../core/kernel/plugin.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
@@ -42,18 +43,8 @@ after(async () => {
 const at = (spec: PluginSource['spec'], index: number): PluginSource => ({ spec, keyPath: ['plugins', index] });
 
 /** Asserts a ConfigError naming the config file and `keyPath`, with a message containing `includes`. */
-async function rejectsWithConfigError(promise: Promise<unknown>, keyPath: string, includes: string[]): Promise<ConfigError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught === undefined ? 'success' : String(caught)}`);
-  assert.equal(caught.keyPath, keyPath);
-  assert.ok(caught.message.startsWith(`${configFile}: ${keyPath}: `), caught.message);
-  for (const text of includes) assert.ok(caught.message.includes(text), `"${caught.message}" lacks "${text}"`);
-  return caught;
+function rejectsWithConfigError(promise: Promise<unknown>, keyPath: string, includes: string[]): Promise<ConfigError> {
+  return assertConfigError(promise, { file: configFile, keyPath, includes });
 }
 
 describe('resolvePlugins', () => {
