@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeApiError, EdgeClient } from '../../core/edge-client.ts';
+import { rejectionOf } from '../helpers/errors.ts';
 import { createTunnel, eventually, removeDir, startConnector, startEdge, type TestEdge } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
 
@@ -29,15 +30,7 @@ after(async () => {
   );
 });
 
-async function refusal(promise: Promise<unknown>): Promise<EdgeApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EdgeApiError, String(error));
-    return error;
-  }
-  assert.fail('the request was not refused');
-}
+const refusal = (promise: Promise<unknown>): Promise<EdgeApiError> => rejectionOf(promise, EdgeApiError);
 
 describe('edge API refusals', () => {
   it('routing a hostname outside the tunnel zone is a 400 that says so', async () => {

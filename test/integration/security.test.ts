@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
 import { EdgeApiError, EdgeClient } from '../../core/edge-client.ts';
+import { rejectionOf } from '../helpers/errors.ts';
 import { createCertificateAuthority, createKeyAndCsr, signZoneCertificate } from '../../plugins/origin-ca/ca.ts';
 import { createTunnel, eventually, removeDir, startConnector, startOrigin, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
@@ -48,15 +49,7 @@ function refusedRegistrations(tunnelId: string): Array<{ reason: string }> {
   return edge.lines.filter((l) => l.msg === 'registration refused' && l.tunnel === tunnelId) as unknown as Array<{ reason: string }>;
 }
 
-async function apiRefusal(promise: Promise<unknown>): Promise<EdgeApiError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EdgeApiError, String(error));
-    return error;
-  }
-  assert.fail('the API call was not refused');
-}
+const apiRefusal = (promise: Promise<unknown>): Promise<EdgeApiError> => rejectionOf(promise, EdgeApiError);
 
 describe('tunnel port: mutual TLS', () => {
   it('a connector presenting its zone certificate is accepted (the baseline for the refusals below)', async () => {

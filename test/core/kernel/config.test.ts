@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, validateConfig } from '../../../core/kernel/config.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
-import { assertConfigError } from '../../helpers/config-errors.ts';
+import { assertConfigError } from '../../helpers/errors.ts';
 
 const coreIndexUrl = pathToFileURL(path.resolve(import.meta.dirname, '../../../core/index.ts')).href;
 

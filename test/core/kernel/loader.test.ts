@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { resolvePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
-import { assertConfigError } from '../../helpers/config-errors.ts';
+import { assertConfigError } from '../../helpers/errors.ts';
 import { PluginError, type PluginDefinition } from '../../../core/kernel/plugin.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');

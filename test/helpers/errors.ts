@@ -1,16 +1,21 @@
-// Assertions on the configuration errors users see: which file, which key path, what to do.
+// Assertions on the errors users see: what was refused, and for config errors which file, which key path, what to do.
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../core/kernel/errors.ts';
 
-/** Asserts `promise` rejects with a ConfigError naming the file, the key path (when given) and a fix. */
-export async function assertConfigError(promise: Promise<unknown>, expected: { file: string; keyPath?: string; includes?: Array<string | RegExp> }): Promise<ConfigError> {
-  let caught: unknown;
+/** What `promise` rejected with, asserted to be a `type`; fails the test when it resolved instead. */
+export async function rejectionOf<E>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
   try {
     await promise;
   } catch (error) {
-    caught = error;
+    assert.ok(error instanceof type, `expected a ${type.name}, got ${String(error)}`);
+    return error;
   }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${caught === undefined ? 'success' : String(caught)}`);
+  assert.fail(`expected a ${type.name}, but it was not refused`);
+}
+
+/** Asserts `promise` rejects with a ConfigError naming the file, the key path (when given) and a fix. */
+export async function assertConfigError(promise: Promise<unknown>, expected: { file: string; keyPath?: string; includes?: Array<string | RegExp> }): Promise<ConfigError> {
+  const caught = await rejectionOf(promise, ConfigError);
   const { message } = caught;
   assert.equal(caught.code, 'BURROW_ERR_CONFIG');
   assert.ok(message.startsWith(`${expected.file}: `), `"${message}" does not start with the file ${expected.file}`);
