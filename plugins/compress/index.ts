@@ -113,24 +113,16 @@ class CompressedBody {
     } as typeof res.end;
     // A writer waiting for 'drain' waits for the compressor's, which follows the tunnel stream's.
     const drainTarget = (event: string | symbol) => (event === 'drain' && self.compressor ? self.compressor : undefined);
-    res.on = res.addListener = function (this: Http2ServerResponse, event: string | symbol, listener: (...args: any[]) => void) {
-      const target = drainTarget(event);
-      if (target) target.on('drain', listener);
-      else on.call(this, event, listener);
-      return this;
-    } as typeof res.on;
-    res.once = function (this: Http2ServerResponse, event: string | symbol, listener: (...args: any[]) => void) {
-      const target = drainTarget(event);
-      if (target) target.once('drain', listener);
-      else once.call(this, event, listener);
-      return this;
-    } as typeof res.once;
-    res.removeListener = res.off = function (this: Http2ServerResponse, event: string | symbol, listener: (...args: any[]) => void) {
-      const target = drainTarget(event);
-      if (target) target.removeListener('drain', listener);
-      else removeListener.call(this, event, listener);
-      return this;
-    } as typeof res.removeListener;
+    const routeDrain = (method: 'on' | 'once' | 'removeListener', original: typeof on) =>
+      function (this: Http2ServerResponse, event: string | symbol, listener: (...args: any[]) => void) {
+        const target = drainTarget(event);
+        if (target) target[method]('drain', listener);
+        else original.call(this, event, listener);
+        return this;
+      } as typeof on;
+    res.on = res.addListener = routeDrain('on', on);
+    res.once = routeDrain('once', once);
+    res.removeListener = res.off = routeDrain('removeListener', removeListener);
     this.write = (chunk) => (write as (chunk: Buffer) => boolean).call(res, chunk);
     this.end = () => void (end as () => void).call(res);
   }
