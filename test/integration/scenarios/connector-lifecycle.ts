@@ -77,11 +77,32 @@ async function healthy(w: World, hostname: string): Promise<number | string> {
   return response.status ?? String(response.error);
 }
 
+/** Runs `scenario` in a fresh world and tears the world down whatever happens. */
+async function inWorld<T>(scenario: (w: World) => Promise<T>): Promise<T> {
+  const w = await world();
+  try {
+    return await scenario(w);
+  } finally {
+    await teardown(w);
+  }
+}
+
+/** A tunnel `name` beside a healthy bystander; `end` is done to its connector while the origin sits on a request. */
+async function unansweredWhile(w: World, name: string, end: (connector: Connector) => unknown): Promise<unknown> {
+  await w.connect('bystander', 'bystander.example.test');
+  const host = `${name}.example.test`;
+  const { connector } = await w.connect(name, host);
+  const arrived = w.arrival();
+  const inFlight = outcomeOf(visit(w.edge.url, '/silent', { host, timeoutMs: 10_000 }));
+  await arrived;
+  await end(connector);
+  return { inFlight: await inFlight, bystander: await healthy(w, 'bystander.example.test') };
+}
+
 const scenarios: Record<string, () => Promise<unknown>> = {
   /** connector.stop(5 s) while a slow answer is in flight. */
-  async drain() {
-    const w = await world();
-    try {
+  drain: () =>
+    inWorld(async (w) => {
       const host = 'drain.example.test';
       const { connector, tunnelId } = await w.connect('drain', host);
       const arrived = w.arrival();
@@ -96,15 +117,11 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       await eventually(() => w.edge.edge.connections.forTunnel(tunnelId).length === 0, 5_000, 'the edge to drop the connections').catch(() => undefined);
       const after = await outcomeOf(visit(w.edge.url, '/fast', { host, timeoutMs: 5_000 }));
       return { inFlight: completed, during, after, connectorConnections, edgeConnections: w.edge.edge.connections.forTunnel(tunnelId).length };
-    } finally {
-      await teardown(w);
-    }
-  },
+    }),
 
   /** Two replicas of one tunnel; the first stops gracefully. */
-  async replica() {
-    const w = await world();
-    try {
+  replica: () =>
+    inWorld(async (w) => {
       const host = 'replicas.example.test';
       const { connector: first, tunnelId, credentials } = await w.connect('replicas', host);
       const second = await startConnector(credentials, { ingress: [{ service: w.origin.url }] });
@@ -115,32 +132,14 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       for (let i = 0; i < 10; i++) responses.push(await outcomeOf(visit(w.edge.url, `/fast/${i}`, { host, timeoutMs: 5_000 })));
       const remaining = [...new Set(w.edge.edge.connections.forTunnel(tunnelId).map((c) => c.connectorId))];
       return { responses, remaining, second: second.connectorId };
-    } finally {
-      await teardown(w);
-    }
-  },
+    }),
 
   /** connector.stop(300 ms) while a request the origin never answers is in flight. */
-  async 'grace-expires'() {
-    const w = await world();
-    try {
-      await w.connect('bystander', 'bystander.example.test');
-      const host = 'impatient.example.test';
-      const { connector } = await w.connect('impatient', host);
-      const arrived = w.arrival();
-      const inFlight = outcomeOf(visit(w.edge.url, '/silent', { host, timeoutMs: 10_000 }));
-      await arrived;
-      await connector.stop(300);
-      return { inFlight: await inFlight, bystander: await healthy(w, 'bystander.example.test') };
-    } finally {
-      await teardown(w);
-    }
-  },
+  'grace-expires': () => inWorld((w) => unansweredWhile(w, 'impatient', (connector) => connector.stop(300))),
 
   /** stop() with nothing in flight; calling it twice. */
-  async 'idle-stop'() {
-    const w = await world();
-    try {
+  'idle-stop': () =>
+    inWorld(async (w) => {
       const host = 'idle-stop.example.test';
       const { connector } = await w.connect('idle-stop', host);
       const before = await outcomeOf(visit(w.edge.url, '/fast', { host }));
@@ -149,32 +148,14 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       await one;
       const after = await outcomeOf(visit(w.edge.url, '/fast', { host }));
       return { before: before.status, same, after: after.status };
-    } finally {
-      await teardown(w);
-    }
-  },
+    }),
 
   /** The connector is dropped at once (second signal / crash) while a request is unanswered. */
-  async 'abort-unanswered'() {
-    const w = await world();
-    try {
-      await w.connect('bystander', 'bystander.example.test');
-      const host = 'doomed.example.test';
-      const { connector } = await w.connect('doomed', host);
-      const arrived = w.arrival();
-      const inFlight = outcomeOf(visit(w.edge.url, '/silent', { host, timeoutMs: 10_000 }));
-      await arrived;
-      connector.abort();
-      return { inFlight: await inFlight, bystander: await healthy(w, 'bystander.example.test') };
-    } finally {
-      await teardown(w);
-    }
-  },
+  'abort-unanswered': () => inWorld((w) => unansweredWhile(w, 'doomed', (connector) => connector.abort())),
 
   /** The connector is dropped at once while a response body is half sent. */
-  async 'abort-mid-response'() {
-    const w = await world();
-    try {
+  'abort-mid-response': () =>
+    inWorld(async (w) => {
       await w.connect('bystander', 'bystander.example.test');
       const host = 'doomed.example.test';
       const { connector } = await w.connect('doomed', host);
@@ -199,10 +180,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       await arrived;
       connector.abort();
       return { inFlight: await inFlight, bystander: await healthy(w, 'bystander.example.test') };
-    } finally {
-      await teardown(w);
-    }
-  },
+    }),
 };
 
 await serveScenarios(scenarios);
