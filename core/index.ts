@@ -1,5 +1,8 @@
 // Burrow's public API for plugin and config authors: everything a plugin imports comes from here.
-export { definePlugin, PluginError, type PluginDefinition, type Dispose, type MaybePromise } from './kernel/plugin.ts';
+export { definePlugin, type PluginDefinition } from './plugin.ts';
+export { PluginError, type Dispose, type MaybePromise, type PluginManifest } from './kernel/plugin.ts';
+export { roles, type Role } from './kernel/roles.ts';
+export type { CliPluginApi } from './cli/plugin-api.ts';
 export { defineConfig, loadConfig } from './kernel/config.ts';
 /** The zod Burrow validates options with: a plugin declares `options: z.strictObject({...})` without its own copy. */
 export { z } from 'zod';
@@ -24,3 +27,6 @@ export { OriginError, type Origin, type RequestContext, type OriginEnvironment }
 export type { ConnectorMiddleware } from './connector/request-router.ts';
 export { Ingress, IngressRule, type ServiceSpec } from './connector/ingress.ts';
 export type { OriginRequestOptions } from './connector/origin-request.ts';
+export { HOP_BY_HOP, RESERVED_PREFIX, connectionTokens, isHopByHop, endToEndHeaders, type EndToEndOptions } from './transport/hop-by-hop.ts';
+export { normalizeHost, hostInZone } from './transport/host.ts';
+export { Headers, EDGE_SERVER_NAME } from './transport/protocol.ts';

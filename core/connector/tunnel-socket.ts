@@ -1,7 +1,8 @@
 // The visitor's upgraded (WebSocket) connection as an origin adapter sees it: a socket over one tunnel stream.
 import { Duplex } from 'node:stream';
 import { constants as h2, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { HOP_BY_HOP, Headers } from '../transport/protocol.ts';
+import { Headers } from '../transport/protocol.ts';
+import { HOP_BY_HOP } from '../transport/hop-by-hop.ts';
 import type { RequestContext } from './origin.ts';
 
 /** An origin's response head larger than this is refused (Node's own limit is 16 KiB). */

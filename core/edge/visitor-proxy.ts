@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
-import { HOP_BY_HOP, Headers, connectionListed } from '../transport/protocol.ts';
+import { Headers } from '../transport/protocol.ts';
+import { HOP_BY_HOP, connectionTokens } from '../transport/hop-by-hop.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelRecord } from './registry.ts';
@@ -180,11 +181,11 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
     ':authority': req.headers.host,
     ':scheme': ctx.protocol,
   };
-  const connectionTokens = connectionListed(req.headers.connection);
+  const listed = connectionTokens(req.headers.connection);
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || name.startsWith('burrow-') || connectionTokens?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || name.startsWith('burrow-') || listed?.has(name)) continue;
     const value = raw[i + 1]!;
     const existing = out[name];
     if (existing === undefined) out[name] = value;

@@ -6,12 +6,15 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 import type { PluginSpec } from '../../config/schema.ts';
 import { ConfigError, formatKeyPath } from './errors.ts';
 import { keysAt, suggestKeys, zodToConfigError } from './config.ts';
-import { passesThrough, PluginError, type Dispose, type PluginDefinition } from './plugin.ts';
+import { passesThrough, PluginError, type Dispose, type PluginManifest } from './plugin.ts';
 
 const builtinRoot = fileURLToPath(new URL('../../plugins/', import.meta.url));
 
+/** A loaded plugin definition: the manifest, plus setup functions keyed by runtime (typed in core/plugin.ts). */
+export type LoadedDefinition = PluginManifest<unknown>;
+
 export interface ResolvedPlugin {
-  readonly definition: PluginDefinition<unknown>;
+  readonly definition: LoadedDefinition;
   readonly options: unknown;
   /**
    * Instance name (`name:` in the plugins list, or set for middleware listed inline in an ingress
@@ -25,7 +28,7 @@ export interface ResolvedPlugin {
 
 /** A plugin given as a definition object rather than a name (the test kit, embedding). */
 export interface InlinePluginSpec {
-  readonly use: PluginDefinition<any>;
+  readonly use: PluginManifest<any>;
   readonly options?: unknown;
   readonly name?: string;
 }
@@ -78,13 +81,13 @@ export async function resolvePlugins(sources: readonly PluginSource[], configFil
     const use = typeof spec === 'string' ? spec : spec.use;
     const rawOptions = typeof spec === 'string' ? undefined : spec.options;
     const name = source.name ?? (typeof spec === 'string' ? undefined : spec.name);
-    let definition: PluginDefinition<unknown> | undefined;
+    let definition: LoadedDefinition | undefined;
     let entry: string;
     if (typeof use === 'string') {
       entry = locate(use, configDir, keyPath, configFile);
       definition = await importDefinition(use, entry, keyPath, configFile);
     } else {
-      definition = use as PluginDefinition<unknown>;
+      definition = use as LoadedDefinition;
       entry = '(inline)';
       if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {
         throw new ConfigError('the plugin given inline is not a plugin definition', { file: configFile, keyPath, hint: 'pass the value definePlugin({ id, ... }) returned' });
@@ -113,7 +116,7 @@ export async function resolvePlugins(sources: readonly PluginSource[], configFil
   return resolved;
 }
 
-async function importDefinition(name: string, entry: string, keyPath: string, configFile: string | undefined): Promise<PluginDefinition<unknown>> {
+async function importDefinition(name: string, entry: string, keyPath: string, configFile: string | undefined): Promise<LoadedDefinition> {
   let mod: { default?: unknown };
   try {
     mod = await import(pathToFileURL(entry).href);
@@ -125,7 +128,7 @@ async function importDefinition(name: string, entry: string, keyPath: string, co
       hint: `fix the error in ${entry}, or remove the plugin from the list`,
     });
   }
-  const definition = mod.default as PluginDefinition<unknown> | undefined;
+  const definition = mod.default as LoadedDefinition | undefined;
   if (!definition || typeof definition !== 'object' || typeof definition.id !== 'string') {
     throw new ConfigError(`plugin "${name}" has no default export made with definePlugin({ id, ... })`, {
       file: configFile,
@@ -137,7 +140,7 @@ async function importDefinition(name: string, entry: string, keyPath: string, co
 }
 
 function validateOptions(
-  definition: PluginDefinition<unknown>,
+  definition: PluginManifest<unknown>,
   rawOptions: unknown,
   rawPath: ReadonlyArray<string | number>,
   keyPath: string,
@@ -168,12 +171,12 @@ function validateOptions(
 /** Runs `setup` for every plugin that extends this runtime; returns the disposers in reverse order. */
 export async function setupPlugins<Api>(
   plugins: readonly ResolvedPlugin[],
-  runtime: 'edge' | 'connector',
+  runtime: 'edge' | 'connector' | 'cli',
   apiFor: (plugin: ResolvedPlugin) => Api,
 ): Promise<Dispose[]> {
   const disposers: Dispose[] = [];
   for (const plugin of plugins) {
-    const setup = plugin.definition[runtime] as ((api: Api, options: unknown) => unknown) | undefined;
+    const setup = (plugin.definition as unknown as Record<string, unknown>)[runtime] as ((api: Api, options: unknown) => unknown) | undefined;
     if (!setup) continue;
     try {
       const dispose = await setup.call(plugin.definition, apiFor(plugin), plugin.options);

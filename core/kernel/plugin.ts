@@ -1,33 +1,31 @@
-// The one plugin shape shared by built-in and third-party plugins, and the hook helpers they tap.
+// What the kernel knows of a plugin (id, options, roles, requirements) and the hook helpers plugins tap.
+// The runtimes' setup functions are added to this shape in core/plugin.ts, so the kernel never imports a runtime.
 import type { z } from 'zod';
 import type { Hook } from 'tapable';
-import type { EdgePluginApi } from '../edge/plugin-api.ts';
-import type { ConnectorPluginApi } from '../connector/plugin-api.ts';
 import { BurrowError } from './errors.ts';
+import type { Role } from './roles.ts';
 
 export type MaybePromise<T> = T | Promise<T>;
 /** What setup may hand back: cleanup run when the runtime stops, in reverse plugin order. */
 export type Dispose = () => MaybePromise<void>;
 
 /**
- * A plugin: an id, an optional options schema, and a setup function per runtime it extends.
- * A plugin that only makes sense on the connector (an origin adapter) defines only `connector`.
+ * The runtime-independent part of a plugin definition. Setup functions are keyed by runtime name
+ * (`edge`, `connector`, `cli`); core/plugin.ts gives them their types.
  */
-export interface PluginDefinition<Options = unknown> {
+export interface PluginManifest<Options = unknown> {
   /** Stable id, `kebab-case`; built-ins are named after their folder under `plugins/`. */
   readonly id: string;
   readonly description?: string;
   /** Validates (and fills defaults of) the options given in the config file. */
   readonly options?: z.ZodType<Options, any>;
-  /** Taps the edge's hooks. Runs once when an edge starts, in config order. */
-  edge?(api: EdgePluginApi, options: Options): MaybePromise<void | Dispose>;
-  /** Taps the connector's hooks. Runs once when a connector starts, in config order. */
-  connector?(api: ConnectorPluginApi, options: Options): MaybePromise<void | Dispose>;
-}
-
-/** Identity function that gives a plugin definition its full types. */
-export function definePlugin<Options = undefined>(plugin: PluginDefinition<Options>): PluginDefinition<Options> {
-  return plugin;
+  /**
+   * Roles this plugin fills (see core/kernel/roles.ts). A plugin listed in the config that fills a
+   * role a default plugin fills takes that default's slot.
+   */
+  readonly provides?: readonly Role[];
+  /** Ids of plugins this one needs; loading fails with a clear error when one of them is missing. */
+  readonly requires?: readonly string[];
 }
 
 export class PluginError extends Error {

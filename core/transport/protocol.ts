@@ -79,27 +79,3 @@ export async function* readMessages<T>(stream: AsyncIterable<Buffer | string>): 
 export function encodeMessage(message: ConnectorMessage | EdgeMessage): string {
   return `${JSON.stringify(message)}\n`;
 }
-
-/** Hop-by-hop headers (RFC 9110 7.6.1) plus the ones HTTP/2 forbids; never forwarded. */
-export const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'http2-settings',
-  'host',
-]);
-
-/**
- * The header names a `Connection` header lists as hop-by-hop, to be dropped along with it (RFC 9110 7.6.1);
- * undefined for the usual `keep-alive` or `close`, which list none.
- */
-export function connectionListed(connection: string | undefined): Set<string> | undefined {
-  if (!connection || /^\s*(keep-alive|close)\s*$/i.test(connection)) return undefined;
-  return new Set(connection.split(',').map((t) => t.trim().toLowerCase()));
-}

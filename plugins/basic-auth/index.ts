@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { reply } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 
 const SHA256 = /^sha256:([0-9a-f]{64})$/i;
 

@@ -4,7 +4,7 @@ import type { Transform } from 'node:stream';
 import type { Http2ServerResponse } from 'node:http2';
 import { z } from 'zod';
 import { beforeHeaders } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 
 const ENCODINGS = ['br', 'gzip'] as const;
 type Encoding = (typeof ENCODINGS)[number];

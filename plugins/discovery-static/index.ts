@@ -1,5 +1,5 @@
 // Built-in plugin: edge addresses from `--edge` flags, else from the credentials (cert.pem's edge address).
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import type { EdgeAddress } from '../../core/connector/hooks.ts';
 
 export default definePlugin({

@@ -3,7 +3,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { durationSchema } from '../../core/kernel/duration.ts';
 import { ApiError, type ApiRequest, type ApiResult } from '../../core/edge/api-server.ts';
 import { checkCertificateRequest } from '../origin-ca/ca.ts';

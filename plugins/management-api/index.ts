@@ -1,5 +1,5 @@
 // Built-in plugin: the edge API for tunnels and routes (`burrow tunnel create/list/info/delete/route dns`).
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { ApiError, type ApiRequest } from '../../core/edge/api-server.ts';
 import { RouteConflictError, TunnelRegistryToken, type TunnelRecord } from '../../core/edge/registry.ts';
 

@@ -1,7 +1,7 @@
 // Built-in plugin: Prometheus metrics and /ready, on the edge's API and on the connector's metrics address.
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { splitHostPort } from '../../core/edge/edge.ts';
 
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,7 +1,7 @@
 // Built-in plugin: the edge's origin CA (mutual TLS, zone certificates, login) and the connector's cert.pem.
 import path from 'node:path';
 import { z } from 'zod';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { ApiError } from '../../core/edge/api-server.ts';
 import { RegistrationRefused } from '../../core/edge/hooks.ts';
 import { TunnelRegistryToken } from '../../core/edge/registry.ts';

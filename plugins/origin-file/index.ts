@@ -1,7 +1,7 @@
 // Built-in plugin: `file://DIR` services, static files from a folder (absolute, or relative to the config file).
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { ConfigError } from '../../core/kernel/errors.ts';
 import { FileOrigin } from './file-origin.ts';
 

@@ -1,5 +1,5 @@
 // Built-in plugin: `hello_world`, a page showing the request as the origin received it (HTML, or JSON on request).
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { helloOrigin } from './hello-origin.ts';
 
 export default definePlugin({

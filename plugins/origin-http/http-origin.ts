@@ -10,7 +10,7 @@ import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
-import { HOP_BY_HOP, connectionListed } from '../../core/transport/protocol.ts';
+import { HOP_BY_HOP, connectionTokens } from '../../core/transport/hop-by-hop.ts';
 import { upgradeRequest } from '../../core/connector/tunnel-socket.ts';
 
 export interface HttpOriginTarget {
@@ -196,9 +196,9 @@ export class HttpOrigin implements Origin {
   private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
     const pending = this.pending.get(req);
     const headers: Record<string, string | string[]> = {};
-    const connectionTokens = connectionListed(proxyRes.headers.connection);
+    const listed = connectionTokens(proxyRes.headers.connection);
     for (const name in proxyRes.headers) {
-      if (HOP_BY_HOP.has(name) || connectionTokens?.has(name)) continue;
+      if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
       headers[name] = proxyRes.headers[name]!;
     }
     if (res.stream.destroyed) {

@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
 import { OriginError, type RequestContext } from '../../core/connector/origin.ts';
 import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
-import { HOP_BY_HOP } from '../../core/transport/protocol.ts';
+import { HOP_BY_HOP } from '../../core/transport/hop-by-hop.ts';
 import { HttpOrigin, lengthUnknown, refuseUnknownLength, type HttpOriginTarget } from './http-origin.ts';
 
 const CONNECT_TIMEOUT = 'BURROW_ORIGIN_CONNECT_TIMEOUT';

@@ -1,5 +1,5 @@
 // Built-in plugin: `http://`, `https://`, `ws://` and `wss://` origins, proxied with http-proxy-3 over keep-alive pools.
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { createHttpOrigin } from './http2-origin.ts';
 
 // cloudflared treats ws:// and wss:// as http:// and https:// origins that also take upgrades.

@@ -1,5 +1,5 @@
 // Built-in plugin: `http_status:NNN`, a fixed status with an empty body (cloudflared's catch-all).
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { ConfigError } from '../../core/kernel/errors.ts';
 
 export default definePlugin({

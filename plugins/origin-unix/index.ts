@@ -1,6 +1,6 @@
 // Built-in plugin: `unix:PATH` and `unix+tls:PATH` services, HTTP over a unix socket through origin-http's HttpOrigin (HTTP/2 with http2Origin).
 import path from 'node:path';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { createHttpOrigin } from '../origin-http/http2-origin.ts';
 
 export default definePlugin({

@@ -1,7 +1,7 @@
 // Built-in plugin: anonymous quick tunnels (`burrow tunnel --url URL`) on an edge with `edge.quickTunnels` set.
 // Each gets a random hostname under that zone and a short-lived certificate bound to it; both vanish with the connector.
 import { z } from 'zod';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { durationSchema } from '../../core/kernel/duration.ts';
 import { ApiError } from '../../core/edge/api-server.ts';
 import { splitHostPort } from '../../core/edge/edge.ts';

@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { reply, type AnyResponse } from '../../core/kernel/http-response.ts';
 import type { Middleware } from '../../core/kernel/middleware.ts';
-import { definePlugin, type Dispose } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
+import type { Dispose } from '../../core/kernel/plugin.ts';
 
 /** What the middleware reads, on the edge and on the connector alike. */
 interface VisitorRequest {

@@ -1,6 +1,6 @@
 // Built-in plugin: the single-edge tunnel registry, in memory and persisted in the edge's dataDir.
 import path from 'node:path';
-import { definePlugin } from '../../core/kernel/plugin.ts';
+import { definePlugin } from '../../core/plugin.ts';
 import { TunnelRegistryToken } from '../../core/edge/registry.ts';
 import { MemoryRegistry } from './store.ts';
 

@@ -8,10 +8,11 @@ import { pathToFileURL } from 'node:url';
 import { resolvePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
 import { assertConfigError } from '../../helpers/errors.ts';
-import { PluginError, type PluginDefinition } from '../../../core/kernel/plugin.ts';
+import { PluginError } from '../../../core/kernel/plugin.ts';
+import type { PluginDefinition } from '../../../core/plugin.ts';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
-const pluginModuleUrl = pathToFileURL(path.join(repo, 'core/kernel/plugin.ts')).href;
+const pluginModuleUrl = pathToFileURL(path.join(repo, 'core/plugin.ts')).href;
 // Plugins written to a temp folder cannot resolve bare `zod`; point them at the repo's copy.
 const zodUrl = import.meta.resolve('zod');
 
@@ -52,7 +53,7 @@ describe('resolvePlugins', () => {
     const [plugin, ...rest] = await resolvePlugins([at('origin-status', 0)], configFile);
     assert.equal(rest.length, 0);
     assert.equal(plugin!.definition.id, 'origin-status');
-    assert.equal(typeof plugin!.definition.connector, 'function');
+    assert.equal(typeof (plugin!.definition as PluginDefinition).connector, 'function');
     assert.equal(plugin!.keyPath, 'plugins[0]');
     assert.equal(plugin!.source, path.join(repo, 'plugins', 'origin-status', 'index.ts'));
   });

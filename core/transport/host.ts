@@ -1,0 +1,22 @@
+// The one host normaliser: a Host header or :authority as Burrow compares names (routes, ingress rules, zones).
+
+/**
+ * Lower-case, without the port, the trailing dot, or the brackets of an IPv6 literal:
+ * `App.Example.TEST.:8080` -> `app.example.test`, `[::1]:80` -> `::1`. A bare IPv6 address (more than
+ * one colon) keeps all of it. Empty for an empty or missing host.
+ */
+export function normalizeHost(host: string | undefined): string {
+  if (!host) return '';
+  let name = host.trim().toLowerCase();
+  const bracketed = /^\[([^\]]*)\]/.exec(name);
+  if (bracketed) name = bracketed[1]!;
+  else if (name.indexOf(':') === name.lastIndexOf(':')) name = name.replace(/:\d*$/, '');
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+/** True when `hostname` is `zone` or a name under it ("evil-example.test" is not under "example.test"). */
+export function hostInZone(hostname: string, zone: string): boolean {
+  const host = normalizeHost(hostname);
+  const z = normalizeHost(zone);
+  return z !== '' && host !== '' && (host === z || host.endsWith(`.${z}`));
+}
