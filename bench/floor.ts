@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { createProxyServer } from 'http-proxy-3';
 import { createCertificateAuthority, issueServerCertificate, type CertifiedKey } from '../plugins/origin-ca/ca.ts';
 import { relayBody } from '../core/edge/visitor-proxy.ts';
-import { splitHostPort } from '../core/edge/edge.ts';
+import { splitHostPort } from '../core/transport/host.ts';
 import { EDGE_SERVER_NAME, SESSION_WINDOW, http2SessionOptions } from '../core/transport/protocol.ts';
 import { HOP_BY_HOP } from '../core/transport/hop-by-hop.ts';
 

@@ -1,8 +1,16 @@
-// The built-in plugins every edge and connector loads before the ones a config file lists.
+// The built-in plugins every edge and connector loads; a config-listed plugin can take a default's slot (core/kernel/roles.ts).
 import type { PluginSpec } from './schema.ts';
 
-/** Order matters where hooks bail: earlier plugins answer first. */
+/**
+ * Order matters where hooks bail: earlier plugins answer first. `edge-api` and `metrics` come first so that
+ * every plugin's `api.route` has a router and the metrics registry (MetricsToken) exists when the others set up;
+ * the metrics middleware then times everything after it.
+ */
 export const defaultPlugins: readonly PluginSpec[] = [
+  'edge-api',
+  'metrics',
+  'trust-files',
+  'api-tokens',
   'origin-ca',
   'registry-memory',
   'management-api',
@@ -14,5 +22,5 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'origin-file',
   'origin-hello',
   'origin-status',
-  'metrics',
+  'demo',
 ];

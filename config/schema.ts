@@ -19,6 +19,10 @@ export const pluginSpecSchema = z.union([
       .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'expected a short name like staff-login (letters, digits, ".", "_", "-")')
       .optional()
       .describe('instance name: the middleware of a named instance runs only on the ingress rules whose middleware: lists this name'),
+    enabled: z
+      .boolean()
+      .optional()
+      .describe('false switches the plugin off, a built-in default included; a plugin that is not loaded anyway is left as it is'),
   }),
 ]);
 export type PluginSpec = z.infer<typeof pluginSpecSchema>;
@@ -40,8 +44,8 @@ export const edgeSchema = z.strictObject({
   dataDir: z.string().default('/var/lib/burrow'),
   zones: z.array(zoneName).default([]),
   quickTunnels: zoneName.optional(),
-  gracePeriod: durationSchema.default(30_000),
-  heartbeatInterval: durationSchema.default(5_000),
+  gracePeriod: durationSchema.prefault('30s'),
+  heartbeatInterval: durationSchema.prefault('5s'),
   heartbeatCount: z.number().int().min(1).max(100).default(5),
   plugins: z.array(pluginSpecSchema).optional(),
 });
@@ -67,11 +71,13 @@ export const configSchema = z.strictObject({
   origincert: z.string().min(1).optional(),
   ingress: z.array(z.record(z.string(), z.unknown())).optional(),
   originRequest: z.record(z.string(), z.unknown()).optional(),
-  'ha-connections': z.number().int().min(1).max(32).optional(),
-  'grace-period': durationSchema.optional(),
-  'heartbeat-interval': durationSchema.optional(),
-  'heartbeat-count': z.number().int().min(1).max(100).optional(),
-  retries: z.number().int().min(0).optional(),
+  // Defaults live here, not in the runtime, so plugins reading `api.settings` see the values the connector uses.
+  // Durations default through `prefault` (input side) so the editor schema shows "30s", not milliseconds.
+  'ha-connections': z.number().int().min(1).max(32).default(4),
+  'grace-period': durationSchema.prefault('30s'),
+  'heartbeat-interval': durationSchema.prefault('5s'),
+  'heartbeat-count': z.number().int().min(1).max(100).default(5),
+  retries: z.number().int().min(0).default(0).describe('reconnect attempts before the connector gives up; 0 keeps trying'),
   metrics: hostPort.optional(),
   loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
   ...cloudflaredOnlyKeys,

@@ -1,24 +1,11 @@
-// The `burrow` command line: one program, a subcommand per task, `--help` on each.
-import { Command } from 'commander';
-import { VERSION } from '../version.ts';
-import { registerDemoCommand } from './commands/demo.ts';
-import { registerEdgeCommand } from './commands/edge.ts';
-import { registerLoginCommand } from './commands/login.ts';
-import { registerTunnelCommand } from './commands/tunnel.ts';
+// The `burrow` command line: one program, a subcommand per task, `--help` on each; built-in plugins add theirs.
+import { defaultPlugins } from '../../config/default.ts';
+import { resolveRuntimePlugins } from '../kernel/loader.ts';
+import { createProgram } from './program.ts';
 import { reportAndExit } from './run.ts';
 
-export function createProgram(): Command {
-  const program = new Command('burrow')
-    .description('Burrow: expose services behind NAT through an edge you run yourself')
-    .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    // Lets `tunnel --edge URL` (quick tunnels) and `tunnel run --edge ADDR` keep their own meanings.
-    .enablePositionalOptions();
-  registerEdgeCommand(program);
-  registerLoginCommand(program);
-  registerTunnelCommand(program);
-  registerDemoCommand(program);
-  return program;
-}
-
-createProgram().parseAsync(process.argv).catch(reportAndExit);
+// Only the built-ins: commands must exist before any config file is read (`--config` is an option of a command).
+resolveRuntimePlugins({ defaults: defaultPlugins, listed: [] })
+  .then(createProgram)
+  .then((program) => program.parseAsync(process.argv))
+  .catch(reportAndExit);

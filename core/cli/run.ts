@@ -1,8 +1,6 @@
-// Shared CLI plumbing: error reporting, signals for graceful shutdown, and cert.pem access.
-import path from 'node:path';
+// Shared CLI plumbing: error reporting and signals for graceful shutdown.
 import { BurrowError, ConfigError } from '../kernel/errors.ts';
-import { EdgeApiError, EdgeClient } from '../edge-client.ts';
-import { burrowHome } from '../kernel/config.ts';
+import { EdgeApiError } from '../edge-client.ts';
 import { PluginError } from '../kernel/plugin.ts';
 
 /** Prints an error the way a user can act on it, and exits non-zero. */
@@ -44,15 +42,4 @@ export function onShutdownSignals(graceful: () => Promise<void>, immediate: () =
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-}
-
-export function certPath(): string {
-  return path.join(burrowHome(), 'cert.pem');
-}
-
-/** An API client authenticated with the zone token from cert.pem. */
-export async function edgeClientFromCert(): Promise<EdgeClient> {
-  const { readOriginCert } = await import('../../plugins/origin-ca/cert-file.ts');
-  const cert = await readOriginCert(certPath());
-  return new EdgeClient(cert.edge.api, cert.apiToken);
 }

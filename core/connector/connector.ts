@@ -7,7 +7,7 @@ import { defaultPlugins } from '../../config/default.ts';
 import type { BurrowConfig } from '../../config/schema.ts';
 import { ConfigError } from '../kernel/errors.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
-import { resolvePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
+import { resolvePlugins, resolveRuntimePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import type { Dispose } from '../kernel/plugin.ts';
 import { attributeErrors } from '../kernel/middleware.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
@@ -15,6 +15,7 @@ import { VERSION } from '../version.ts';
 import { createConnectorHooks, type CredentialsQuery, type TunnelCredentials } from './hooks.ts';
 import { Ingress, type IngressRule } from './ingress.ts';
 import { OriginError, type Origin } from './origin.ts';
+import { OriginCatalog } from './origin-catalog.ts';
 import type { ConnectorPluginApi } from './plugin-api.ts';
 import { RequestRouter, type ConnectorMiddleware, type RequestHandlerFn } from './request-router.ts';
 import { planRuleMiddleware, ruleChains } from './rule-middleware.ts';
@@ -76,13 +77,12 @@ export class Connector extends EventEmitter {
   /** Loads plugins and compiles the ingress rules to origins without connecting (used by `ingress validate`). */
   async prepare(): Promise<void> {
     const { config, configFile } = this.options;
-    this.ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile });
     const listed =
       this.options.resolvedPlugins ??
-      (await resolvePlugins(
-        [...defaultPlugins.map((spec) => ({ spec, keyPath: [] })), ...(config.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] }))],
-        configFile,
-      ));
+      (await resolveRuntimePlugins({ defaults: defaultPlugins, listed: (config.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })), configFile }));
+    // The listed plugins declare the origin schemes, so rules are checked before any setup runs.
+    const origins = OriginCatalog.of(listed);
+    this.ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile, origins });
     const plan = planRuleMiddleware(this.ingress, listed, configFile);
     const plugins = [...listed, ...(await resolvePlugins(plan.inlineSources, configFile))];
     const middleware: ConnectorMiddleware[] = [];
@@ -104,16 +104,7 @@ export class Connector extends EventEmitter {
     }));
     const chains = ruleChains(this.ingress, plan, plugins, middleware, byInstance, this.log, configFile);
     for (const rule of this.ingress.rules) {
-      const environment = { rule, configDir: this.configDir, configFile, log: this.log };
-      const origin = this.hooks.resolveOrigin.call(rule.service, environment);
-      if (!origin) {
-        throw new ConfigError(`no plugin serves "${rule.service.raw}" (scheme "${rule.service.scheme}")`, {
-          file: configFile,
-          keyPath: `ingress[${rule.index}].service`,
-          hint: 'use http://, https://, unix:, file://, http_status:NNN or hello_world, or add the plugin that provides this scheme to `plugins`',
-        });
-      }
-      this.origins.set(rule, origin);
+      this.origins.set(rule, origins.create(rule, { configDir: this.configDir, configFile, log: this.log }));
     }
     this.router = new RequestRouter(this.ingress, this.origins, (rule) => chains.get(rule)!, this.log);
   }
@@ -139,11 +130,10 @@ export class Connector extends EventEmitter {
     }
     this.credentials = credentials;
     const router = this.router!;
-    const heartbeatIntervalMs = config['heartbeat-interval'] ?? 5_000;
-    const heartbeatCount = config['heartbeat-count'] ?? 5;
+    const { 'heartbeat-interval': heartbeatIntervalMs, 'heartbeat-count': heartbeatCount } = config;
     this.supervisor = new ConnectionSupervisor({
-      haConnections: config['ha-connections'] ?? 4,
-      retries: config.retries ?? 0,
+      haConnections: config['ha-connections'],
+      retries: config.retries,
       hooks: this.hooks,
       log: this.log,
       backoff: this.options.backoff,
@@ -164,7 +154,7 @@ export class Connector extends EventEmitter {
   }
 
   /** Graceful stop: unregister, let requests in flight finish within the grace period, close origins. */
-  stop(gracePeriodMs = this.options.config['grace-period'] ?? 30_000): Promise<void> {
+  stop(gracePeriodMs = this.options.config['grace-period']): Promise<void> {
     this.stopping ??= (async () => {
       await this.supervisor?.shutdown(gracePeriodMs);
       await Promise.all([...new Set(this.origins.values())].map((origin) => origin.close?.()));

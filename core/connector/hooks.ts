@@ -1,8 +1,6 @@
-// The connector's hooks, declared once: credentials, edge discovery, origins and connection lifecycle.
-import { AsyncSeriesBailHook, SyncBailHook, SyncHook } from 'tapable';
+// The connector's hooks, declared once: credentials, edge discovery and connection lifecycle (origins are declared, see origin.ts).
+import { AsyncSeriesBailHook, SyncHook } from 'tapable';
 import { declareHooks } from '../kernel/plugin.ts';
-import type { Origin, OriginEnvironment } from './origin.ts';
-import type { ServiceSpec } from './ingress.ts';
 
 /** What the connector was asked to run, from flags and the config file. */
 export interface CredentialsQuery {
@@ -18,6 +16,8 @@ export interface TunnelCredentials {
   readonly tunnelId: string;
   readonly tunnelSecret: string;
   readonly tunnelName?: string;
+  /** The zone the tunnel belongs to (a quick tunnel's is its own hostname). */
+  readonly zone: string;
   /** Client certificate and the CA the edge must chain to. */
   readonly tls: { readonly caPem: string; readonly certPem?: string; readonly keyPem?: string };
   /** Where the credentials say the edge is (`host:port` of its tunnel listener). */
@@ -50,8 +50,6 @@ export function createConnectorHooks() {
     resolveCredentials: new AsyncSeriesBailHook<[CredentialsQuery], TunnelCredentials | undefined>(['query']),
     /** Lists edge addresses, nearest first; first answer wins. */
     resolveEdges: new AsyncSeriesBailHook<[EdgeQuery], EdgeAddress[] | undefined>(['query']),
-    /** Builds the origin for an ingress rule's service; the plugin that knows the scheme answers. */
-    resolveOrigin: new SyncBailHook<[ServiceSpec, OriginEnvironment], Origin | undefined>(['service', 'environment']),
     afterConnect: new SyncHook<[ConnectorConnectionInfo]>(['connection']),
     connectionLost: new SyncHook<[ConnectorConnectionInfo, string]>(['connection', 'reason']),
   });

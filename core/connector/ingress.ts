@@ -1,7 +1,11 @@
 // Ingress rules: which origin service handles a request, by hostname and path, with cloudflared's semantics.
-import { domainToASCII, fileURLToPath } from 'node:url';
+import { domainToASCII } from 'node:url';
 import { ConfigError, didYouMean, formatKeyPath, showValue } from '../kernel/errors.ts';
-import { parseOriginRequest, resolveOriginRequest, type OriginRequestConfig, type OriginRequestOptions } from './origin-request.ts';
+import { normalizeHost } from '../transport/host.ts';
+import type { OriginCatalog, OriginRequestLayer } from './origin-catalog.ts';
+
+/** An `originRequest` block as written; the loaded origin plugins declare its keys. */
+export type OriginRequestConfig = Readonly<Record<string, unknown>>;
 
 export interface IngressRuleConfig {
   hostname?: string;
@@ -12,88 +16,54 @@ export interface IngressRuleConfig {
   [extra: string]: unknown;
 }
 
-/** Where a rule sends requests. Plugins claim other `scheme://` URLs and builtin words when origins are built. */
-export type ServiceSpec =
-  | { kind: 'url'; scheme: string; url: URL; raw: string }
-  | { kind: 'unix'; scheme: 'unix' | 'unix+tls'; socketPath: string; raw: string }
-  /** `dir` is absolute, or relative to the config file (`file://./site`); a query in `raw` is for the plugin. */
-  | { kind: 'file'; scheme: 'file'; dir: string; raw: string }
-  | { kind: 'status'; scheme: 'http_status'; status: number; raw: string }
-  | { kind: 'builtin'; scheme: string; rest: string; raw: string };
+/**
+ * Where a rule sends requests, split but not interpreted: the plugin serving `scheme` checks the rest.
+ * `hello_world` is scheme `hello_world` with an empty rest; `echo:label` has rest `label`;
+ * `http://host:1` has rest `//host:1` and `url`, as has any `scheme://...` that parses as a URL.
+ */
+export interface ServiceSpec {
+  /** Lower case. */
+  readonly scheme: string;
+  readonly raw: string;
+  readonly rest: string;
+  readonly url?: URL;
+}
 
-const SERVICE_HINT = 'use http://host:port, https://..., unix:/path, file:///dir, http_status:404 or hello_world';
+const SERVICE_HINT = 'use a service such as http://localhost:8080, or a scheme a plugin serves';
 const CATCH_ALL_HINT = 'add a final catch-all rule without hostname or path, e.g. `- service: http_status:404`';
-const HTTP_SCHEMES = new Set(['http', 'https', 'ws', 'wss']);
+// cloudflared answers every request with 503 when a config has no ingress at all.
+const NO_INGRESS: IngressRuleConfig = { service: 'http_status:503' };
 
-export function parseService(raw: string, keyPath: string, file?: string): ServiceSpec {
-  const fail = (problem: string, hint = SERVICE_HINT): never => {
-    throw new ConfigError(problem, { file, keyPath, hint });
+/**
+ * Splits a service into scheme and rest. With the loaded `origins`, hints list their examples, and
+ * `localhost:8080` (a "scheme" no plugin serves, then a port) is reported as a missing scheme.
+ */
+export function parseService(raw: unknown, keyPath: string, file?: string, origins?: OriginCatalog): ServiceSpec {
+  const hint = origins?.serviceHint ?? SERVICE_HINT;
+  const fail = (problem: string, fix = hint): never => {
+    throw new ConfigError(problem, { file, keyPath, hint: fix });
   };
-  const value: unknown = raw;
-  if (value === undefined || value === null) return fail('is missing');
-  if (typeof value !== 'string' || value.trim() === '') return fail(`${showValue(value)} is not a valid service`);
-  const text = value.trim();
+  if (raw === undefined || raw === null) return fail('is missing');
+  if (typeof raw !== 'string' || raw.trim() === '') return fail(`${showValue(raw)} is not a valid service`);
+  const text = raw.trim();
   const shown = JSON.stringify(raw);
+  const noScheme = () => fail(`${shown} is not a valid service: it has no scheme`, `add one, e.g. http://${text}`);
   const scheme = /^([a-z][a-z0-9_+.-]*):/i.exec(text)?.[1]!.toLowerCase();
-  const rest = scheme === undefined ? text : text.slice(scheme.length + 1);
-  if (scheme === 'file') return parseFileService(raw, text, fail);
-  if (scheme === 'unix' || scheme === 'unix+tls') {
-    if (rest === '') return fail(`${shown} names no socket path`, `use ${scheme}:/path/to/socket`);
-    return { kind: 'unix', scheme, socketPath: rest, raw };
+  if (scheme !== undefined) {
+    const rest = text.slice(scheme.length + 1);
+    if (origins !== undefined && /^\d+$/.test(rest) && !origins.schemes.includes(scheme)) return noScheme();
+    return rest.startsWith('//') ? { scheme, raw, rest, url: urlOf(text) } : { scheme, raw, rest };
   }
-  if (scheme === 'http_status') {
-    const status = Number(rest);
-    if (!/^\d+$/.test(rest) || status < 100 || status > 599) {
-      return fail(`${shown} is not a valid HTTP status`, 'use a status code from 100 to 599, e.g. http_status:404');
-    }
-    return { kind: 'status', scheme, status, raw };
-  }
-  if (scheme !== undefined && rest.startsWith('//')) return parseUrlService(raw, text, fail);
-  // "localhost:8080" reads as scheme "localhost"; a bare port after it means the scheme was forgotten.
-  const hostPort = /^([\w.-]+|\[[0-9a-f:.]+\]):\d+$/i.test(text) || /^\d+(\.\d+){3}$/.test(text);
-  if (hostPort) return fail(`${shown} is not a valid service: it has no scheme`, `add one, e.g. http://${text}`);
-  if (scheme === undefined && !/^[a-z][a-z0-9_+.-]*$/i.test(text)) return fail(`${shown} is not a valid service`);
-  return { kind: 'builtin', scheme: scheme ?? text.toLowerCase(), rest: scheme === undefined ? '' : rest, raw };
+  if (/^([\w.-]+|\[[0-9a-f:.]+\]):\d+$/i.test(text) || /^\d+(\.\d+){3}$/.test(text)) return noScheme();
+  if (!/^[a-z][a-z0-9_+.-]*$/i.test(text)) return fail(`${shown} is not a valid service`);
+  return { scheme: text.toLowerCase(), raw, rest: '' };
 }
 
-function parseUrlService(raw: string, text: string, fail: (problem: string, hint?: string) => never): ServiceSpec {
-  const shown = JSON.stringify(raw);
-  let url: URL;
+function urlOf(text: string): URL | undefined {
   try {
-    url = new URL(text);
+    return new URL(text);
   } catch {
-    return fail(`${shown} is not a valid service URL`);
-  }
-  const scheme = url.protocol.slice(0, -1);
-  if (url.hostname === '') return fail(`${shown} is not a valid service URL: it has no host`, `use ${scheme}://host:port`);
-  if (HTTP_SCHEMES.has(scheme) && ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '')) {
-    return fail(
-      `${shown} has a path, but ingress rules don't support proxying to a different path on the origin service; ` +
-        `the path is the same as the visitor's request path`,
-      `use ${url.origin} as the service, and the rule's path: key to match requests by path`,
-    );
-  }
-  return { kind: 'url', scheme, url, raw };
-}
-
-function parseFileService(raw: string, text: string, fail: (problem: string, hint?: string) => never): ServiceSpec {
-  const problem = `${JSON.stringify(raw)} is not a valid file:// URL`;
-  const hint = 'use an absolute directory, e.g. file:///srv/www, or one relative to the config file, e.g. file://./site';
-  if (!/^file:\/\//i.test(text)) return fail(problem, hint);
-  // "file://./site" and "file://../site": a folder relative to the config file, resolved by the plugin serving it.
-  const relative = /^file:\/\/(\.\.?(?:\/[^?#]*)?)(?:[?#].*)?$/i.exec(text);
-  if (relative) {
-    try {
-      return { kind: 'file', scheme: 'file', dir: decodeURIComponent(relative[1]!), raw };
-    } catch {
-      return fail(problem, hint);
-    }
-  }
-  try {
-    // Rejects a host part, so "file://relative/dir" fails rather than silently meaning "/dir".
-    return { kind: 'file', scheme: 'file', dir: fileURLToPath(text), raw };
-  } catch {
-    return fail(problem, hint);
+    return undefined;
   }
 }
 
@@ -103,7 +73,11 @@ export class IngressRule {
   readonly hostname?: string;
   readonly path?: RegExp;
   readonly service: ServiceSpec;
-  readonly originRequest: OriginRequestOptions;
+  /**
+   * The `originRequest` options in effect: parsed with the loaded origins, those the rule's origin reads,
+   * defaults filled in; parsed without, the top-level and the rule's own layers merged as written.
+   */
+  readonly originRequest: Readonly<Record<string, unknown>>;
   readonly config: IngressRuleConfig;
 
   constructor(init: {
@@ -111,7 +85,7 @@ export class IngressRule {
     hostname?: string;
     path?: RegExp;
     service: ServiceSpec;
-    originRequest: OriginRequestOptions;
+    originRequest: Readonly<Record<string, unknown>>;
     config: IngressRuleConfig;
   }) {
     this.index = init.index;
@@ -128,7 +102,7 @@ export class IngressRule {
 
   /** `host` is a Host header (port and IPv6 brackets allowed); `path` may still carry its query string. */
   matches(host: string, path: string): boolean {
-    return this.matchesHost(normalizeRequestHost(host)) && (this.path === undefined || this.path.test(requestPath(path)));
+    return this.matchesHost(normalizeHost(host)) && (this.path === undefined || this.path.test(requestPath(path)));
   }
 
   describe(): string {
@@ -151,19 +125,19 @@ export class IngressRule {
 export class Ingress {
   private constructor(readonly rules: readonly IngressRule[]) {}
 
+  /**
+   * Checks the rules. With `origins` (the schemes and options the loaded plugins declare), each service
+   * and `originRequest` is checked by the plugin serving it too; without, only what every rule shares
+   * (`burrow tunnel ingress rule`, which loads no plugins).
+   */
   static parse(
     rules: IngressRuleConfig[] | undefined,
     topLevelOriginRequest: OriginRequestConfig | undefined,
-    opts: { file?: string } = {},
+    opts: { file?: string; origins?: OriginCatalog } = {},
   ): Ingress {
     const { file } = opts;
-    const topLevel = parseOriginRequest(topLevelOriginRequest, ['originRequest'], file);
-    // Without ingress, cloudflared answers every request with 503.
-    if (rules === undefined || rules === null) {
-      const config: IngressRuleConfig = { service: 'http_status:503' };
-      const service = parseService(config.service, 'ingress[0].service', file);
-      return new Ingress([new IngressRule({ index: 0, service, originRequest: resolveOriginRequest(topLevel), config })]);
-    }
+    const topLevel = readLayer(topLevelOriginRequest, ['originRequest'], opts);
+    if (rules === undefined || rules === null) return new Ingress([parseRule(NO_INGRESS, 0, topLevel, opts)]);
     if (!Array.isArray(rules)) {
       throw new ConfigError(`must be a list of rules, got ${showValue(rules)}`, {
         file,
@@ -184,7 +158,7 @@ export class Ingress {
           hint: catchAllTypoHint(previous.config) ?? 'give it a hostname or path, or move it to the end',
         });
       }
-      parsed.push(parseRule(config, index, topLevel, file));
+      parsed.push(parseRule(config, index, topLevel, opts));
     }
     const last = parsed[parsed.length - 1]!;
     if (!last.isCatchAll) {
@@ -208,7 +182,8 @@ export class Ingress {
   }
 }
 
-function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginRequestConfig, file: string | undefined): IngressRule {
+function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginRequestLayer, opts: { file?: string; origins?: OriginCatalog }): IngressRule {
+  const { file, origins } = opts;
   const keyPath = (key?: string) => formatKeyPath(key === undefined ? ['ingress', index] : ['ingress', index, key]);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new ConfigError(`must be a rule mapping, got ${showValue(config)}`, {
@@ -219,9 +194,34 @@ function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginReq
   }
   const hostname = parseHostname(config.hostname, keyPath('hostname'), file);
   const pathPattern = parsePath(config.path, keyPath('path'), file);
-  const service = parseService(config.service, keyPath('service'), file);
-  const own = parseOriginRequest(config.originRequest, ['ingress', index, 'originRequest'], file);
-  return new IngressRule({ index, hostname, path: pathPattern, service, originRequest: resolveOriginRequest(topLevel, own), config });
+  const service = parseService(config.service, keyPath('service'), file, origins);
+  const layers = [topLevel, readLayer(config.originRequest, ['ingress', index, 'originRequest'], opts)];
+  const originRequest = origins ? origins.check(service, layers, ['ingress', index, 'service'], file) : mergeLayers(layers);
+  return new IngressRule({ index, hostname, path: pathPattern, service, originRequest, config });
+}
+
+/** An `originRequest` block: a mapping, whose keys the loaded origins (when given) declare. */
+function readLayer(input: unknown, keyPath: ReadonlyArray<string | number>, { file, origins }: { file?: string; origins?: OriginCatalog }): OriginRequestLayer {
+  if (input === undefined || input === null) return { values: {}, keyPath };
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(`must be a mapping of options, got ${showValue(input)}`, {
+      file,
+      keyPath: formatKeyPath(keyPath),
+      hint: 'write it as keys under originRequest:, e.g. connectTimeout: 10s',
+    });
+  }
+  const layer = { values: input as OriginRequestConfig, keyPath };
+  origins?.checkLayer(layer, file);
+  return layer;
+}
+
+/** A later layer wins for each key it sets. */
+function mergeLayers(layers: readonly OriginRequestLayer[]): Readonly<Record<string, unknown>> {
+  const merged: Record<string, unknown> = {};
+  for (const { values } of layers) {
+    for (const key of Object.keys(values)) if (values[key] !== undefined) merged[key] = values[key];
+  }
+  return Object.freeze(merged);
 }
 
 function parseHostname(value: unknown, keyPath: string, file: string | undefined): string | undefined {
@@ -282,15 +282,6 @@ function ipv6Literal(value: string): string | undefined {
   const inner = /^\[(.*)\]$/.exec(value)?.[1] ?? value;
   if (!/^[0-9a-f:.]+$/i.test(inner) || inner.split(':').length < 3) return undefined;
   return inner.toLowerCase();
-}
-
-function normalizeRequestHost(host: string): string {
-  let name = host.trim().toLowerCase();
-  const bracketed = /^\[([^\]]*)\]/.exec(name);
-  if (bracketed) name = bracketed[1]!;
-  // A single colon separates a port; more than one is a bare IPv6 address.
-  else if (name.indexOf(':') === name.lastIndexOf(':')) name = name.replace(/:\d*$/, '');
-  return name.replace(/\.$/, '');
 }
 
 // Go's URL.Path, which cloudflared matches against, is percent-decoded; matching the decoded form

@@ -4,10 +4,10 @@ import { constants as h2 } from 'node:http2';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
 import { PluginError } from '../kernel/plugin.ts';
+import { normalizeHost } from '../transport/host.ts';
 import { Headers } from '../transport/protocol.ts';
 import type { Ingress, IngressRule } from './ingress.ts';
 import { OriginError, type Origin, type RequestContext } from './origin.ts';
-import { TunnelSocket } from './tunnel-socket.ts';
 
 export type ConnectorMiddleware = Middleware<RequestContext>;
 export type RequestHandlerFn = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -27,7 +27,7 @@ export class RequestRouter {
       this.chains.set(
         rule,
         compose(middlewareFor(rule), (ctx) => {
-          if (ctx.upgrade && origin.upgrade) return upgrade(origin, ctx);
+          if (ctx.upgrade && origin.upgrade) return origin.upgrade(ctx);
           if (!origin.relaysContinue && ctx.req.headers.expect !== undefined && /^100-continue$/i.test(String(ctx.req.headers.expect))) ctx.res.writeContinue();
           return origin.serve(ctx);
         }),
@@ -40,8 +40,7 @@ export class RequestRouter {
   }
 
   readonly handle = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    const authority = String(req.headers[':authority'] ?? req.headers.host ?? '');
-    const hostname = hostnameOf(authority);
+    const hostname = normalizeHost(String(req.headers[':authority'] ?? req.headers.host ?? ''));
     const path = req.url || '/';
     const query = path.indexOf('?');
     const rule = this.ingress.match(hostname, query < 0 ? path : path.slice(0, query));
@@ -76,16 +75,4 @@ export class RequestRouter {
     res.writeHead(status, { [Headers.originError]: message.replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' });
     res.end();
   }
-}
-
-/** Hands an upgraded stream to the origin as a socket; an origin that never answered is a 502. */
-async function upgrade(origin: Origin, ctx: RequestContext): Promise<void> {
-  const socket = new TunnelSocket(ctx.req, ctx.res, ctx.clientIp);
-  await origin.upgrade!(ctx, socket, Buffer.alloc(0));
-  if (!socket.responded) throw new OriginError(502, `the origin ${ctx.rule.service.raw} closed the connection without answering the upgrade`);
-}
-
-export function hostnameOf(authority: string): string {
-  const name = authority.startsWith('[') ? authority.slice(0, authority.indexOf(']') + 1) : authority.split(':', 1)[0]!;
-  return name.toLowerCase().replace(/\.$/, '');
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../kernel/logger.ts';
 import {
   CONTROL_PATH,
   EDGE_SERVER_NAME,
+  PROTOCOL_VERSION,
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
@@ -124,6 +125,7 @@ export class TunnelConnection extends EventEmitter {
       connIndex: this.options.index,
       connectorId: this.options.connectorId,
       version: this.options.version,
+      protocol: PROTOCOL_VERSION,
     };
     res.write(encodeMessage(register));
     this.controlMessages = readMessages<EdgeMessage>(req);

@@ -1,6 +1,7 @@
-// Live connector connections on this PoP, and the least-loaded pick for each new request.
-import type { ClientHttp2Session } from 'node:http2';
+// Live connector connections on this PoP, the least-loaded pick for each new stream, and presence across PoPs.
+import type { ClientHttp2Session, ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
 import type { EdgeConnectionInfo } from './hooks.ts';
+import type { PresenceRecord, TunnelRegistry } from './registry.ts';
 
 export class EdgeConnection implements EdgeConnectionInfo {
   activeStreams = 0;
@@ -22,22 +23,45 @@ export class EdgeConnection implements EdgeConnectionInfo {
     return !this.draining && !this.session.closed && !this.session.destroyed;
   }
 
+  /** This connection as the registry records it. */
+  presence(): PresenceRecord {
+    const { id: connectionId, tunnelId, connIndex, connectorId, version, pop, remoteAddress } = this;
+    return { connectionId, tunnelId, connIndex, connectorId, version, pop, remoteAddress, connectedAt: this.connectedAt.toISOString() };
+  }
+
   toJSON(): Omit<EdgeConnectionInfo, 'connectedAt'> & { connectedAt: string } {
     const { id, tunnelId, connIndex, connectorId, version, pop, remoteAddress, activeStreams, draining } = this;
     return { id, tunnelId, connIndex, connectorId, version, pop, remoteAddress, activeStreams, draining, connectedAt: this.connectedAt.toISOString() };
   }
 }
 
-/** Read-only view for plugins (management API, metrics, dashboard). */
+/** A stream opened to a tunnel, and the connection it runs on. */
+export interface TunnelStream {
+  readonly stream: ClientHttp2Stream;
+  readonly connection: EdgeConnection;
+}
+
+/** What plugins see of the connections (management API, metrics, quick tunnels, PoP-to-PoP forwarding). */
 export interface ConnectionView {
+  /** The connections of a tunnel registered on this PoP. */
   forTunnel(tunnelId: string): readonly EdgeConnection[];
   all(): readonly EdgeConnection[];
-  /** Closes every connection of a tunnel (e.g. when it is deleted). */
+  /** The connections of a tunnel at every PoP that shares the registry (this PoP's included). */
+  everywhere(tunnelId: string): Promise<PresenceRecord[]>;
+  /**
+   * Opens one HTTP/2 stream to the tunnel on its least-loaded connection here (request headers with
+   * `:method`, `:path`, `:authority`, `:scheme`); undefined when no connection here is usable.
+   */
+  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions): TunnelStream | undefined;
+  /** Closes every connection of a tunnel on this PoP (e.g. when it is deleted). */
   disconnectTunnel(tunnelId: string): number;
 }
 
 export class ConnectionTable implements ConnectionView {
   private readonly byTunnel = new Map<string, EdgeConnection[]>();
+
+  /** `registry` answers `everywhere()`; without one (the test kit) only this PoP's connections are known. */
+  constructor(private readonly registry?: () => TunnelRegistry) {}
 
   add(connection: EdgeConnection): void {
     const list = this.byTunnel.get(connection.tunnelId);
@@ -65,12 +89,30 @@ export class ConnectionTable implements ConnectionView {
     return best;
   }
 
+  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions): TunnelStream | undefined {
+    const connection = this.pick(tunnelId);
+    if (!connection) return undefined;
+    const stream = connection.session.request(headers, options);
+    connection.activeStreams++;
+    stream.once('close', () => connection.activeStreams--);
+    return { stream, connection };
+  }
+
   forTunnel(tunnelId: string): readonly EdgeConnection[] {
     return this.byTunnel.get(tunnelId) ?? [];
   }
 
   all(): readonly EdgeConnection[] {
     return [...this.byTunnel.values()].flat();
+  }
+
+  async everywhere(tunnelId: string): Promise<PresenceRecord[]> {
+    const local = this.forTunnel(tunnelId).map((connection) => connection.presence());
+    if (!this.registry) return local;
+    const known = await this.registry().listPresence(tunnelId);
+    // This PoP's own connections are always current here, whatever the registry's view.
+    const ids = new Set(local.map((record) => record.connectionId));
+    return [...local, ...known.filter((record) => !ids.has(record.connectionId))];
   }
 
   disconnectTunnel(tunnelId: string): number {

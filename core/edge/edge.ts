@@ -2,23 +2,28 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Container } from 'inversify';
 import { edgeSchema, type EdgeSettings } from '../../config/schema.ts';
 import { defaultPlugins } from '../../config/default.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
-import { resolvePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
+import { ConfigError } from '../kernel/errors.ts';
+import { resolveRuntimePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import type { Dispose } from '../kernel/plugin.ts';
 import { attributeErrors } from '../kernel/middleware.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
 import type { PluginSpec } from '../../config/schema.ts';
-import { ApiAuth } from './api-auth.ts';
-import { ApiServer } from './api-server.ts';
+import { ApiRouterToken } from './api.ts';
 import { ConnectionTable } from './connections.ts';
 import { createEdgeHooks, type EdgeAddresses, type EdgeHooks } from './hooks.ts';
 import type { EdgePluginApi } from './plugin-api.ts';
 import { TunnelRegistryToken } from './registry.ts';
+import { ApiAuthToken } from './trust.ts';
 import { TunnelListener } from './tunnel-listener.ts';
+import { TunnelDirectory } from './tunnels.ts';
+import { formatHostPort, splitHostPort } from '../transport/host.ts';
 import { VisitorProxy, type EdgeMiddleware } from './visitor-proxy.ts';
 
 /**
@@ -39,19 +44,19 @@ export interface EdgeOptions {
 
 export class Edge {
   readonly hooks: EdgeHooks = createEdgeHooks();
-  readonly connections = new ConnectionTable();
+  readonly connections = new ConnectionTable(() => this.services.get(TunnelRegistryToken));
+  readonly tunnels = new TunnelDirectory(() => this.services.get(TunnelRegistryToken), this.hooks, this.connections);
   readonly services: ServiceRegistry;
   readonly log: Logger;
   readonly settings: EdgeSettings;
   addresses?: EdgeAddresses;
-  adminTokenFile?: string;
-  auth!: ApiAuth;
 
   private readonly container = new Container();
   private readonly visitors: VisitorProxy;
   private readonly servers: Array<http.Server | https.Server> = [];
+  /** Listeners plugins opened with `api.listen` (DNS, PoP links ...), by name. */
+  private readonly pluginListeners = new Map<string, { server: Listenable; address: string }>();
   private tunnelListener?: TunnelListener;
-  private apiServer?: ApiServer;
   private disposers: Dispose[] = [];
   private stopping?: Promise<void>;
 
@@ -62,28 +67,26 @@ export class Edge {
     this.visitors = new VisitorProxy(this.settings.pop, this.hooks, this.connections, this.log);
   }
 
+  /** Where the generated admin token was written, when BURROW_EDGE_TOKEN did not set it. */
+  get adminTokenFile(): string | undefined {
+    return this.services.find(ApiAuthToken)?.adminTokenFile;
+  }
+
   static fromConfig(input: unknown, extra: Omit<EdgeOptions, 'settings'> = {}): Edge {
     return new Edge({ ...extra, settings: edgeSchema.parse(input ?? {}) });
   }
 
   async start(): Promise<EdgeAddresses> {
     const { settings } = this;
-    const loaded = await ApiAuth.load(settings.dataDir, () => settings.zones);
-    this.auth = loaded.auth;
-    this.adminTokenFile = loaded.adminTokenFile;
-    this.apiServer = new ApiServer(this.auth, this.log);
 
     const plugins =
       this.options.resolvedPlugins ??
-      (await resolvePlugins(
-        [
-          ...defaultPlugins.map((spec) => ({ spec, keyPath: [] })),
-          ...(this.options.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })),
-        ],
-        this.options.configFile,
-      ));
+      (await resolveRuntimePlugins({
+        defaults: defaultPlugins,
+        listed: (this.options.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })),
+        configFile: this.options.configFile,
+      }));
     const middleware: EdgeMiddleware[] = [];
-    const apiServer = this.apiServer;
     this.disposers = await setupPlugins<EdgePluginApi>(plugins, 'edge', (plugin) => ({
       runtime: 'edge',
       pluginId: plugin.definition.id,
@@ -91,14 +94,21 @@ export class Edge {
       settings,
       log: this.log.child({ plugin: plugin.definition.id }),
       services: this.services,
-      auth: this.auth,
       connections: this.connections,
-      route: (method, path, handler, options) => apiServer.route(method, path, handler, options),
+      tunnels: this.tunnels,
+      listen: (name, server, address) => this.listenFor(plugin.definition.id, name, server, address),
+      route: (method, path, handler, options) => this.services.get(ApiRouterToken).route(method, path, handler, options),
       use: (fn) => middleware.push(attributeErrors(plugin.definition.id, fn)),
     }));
     this.visitors.useMiddleware(middleware);
-    if (!this.services.find(TunnelRegistryToken)) {
-      throw new Error('no tunnel registry: enable a registry plugin (registry-memory is the default)');
+    for (const [token, role, fallback] of [
+      [TunnelRegistryToken, 'registry', 'registry-memory'],
+      [ApiAuthToken, 'token-signer', 'api-tokens'],
+      [ApiRouterToken, 'api', 'edge-api'],
+    ] as const) {
+      if (!this.services.find<unknown>(token)) {
+        throw new ConfigError(`no plugin fills the ${role} role`, { file: this.options.configFile, keyPath: 'edge.plugins', hint: `enable ${fallback} (the default) or a plugin that provides ${role}` });
+      }
     }
 
     const tlsOptions = await this.hooks.prepareTunnelTls.promise({});
@@ -113,15 +123,17 @@ export class Edge {
 
     const listen = settings.listen;
     const addresses: { -readonly [K in keyof EdgeAddresses]: EdgeAddresses[K] } = {
-      tunnel: await listenOn(this.tunnelListener.server, listen.tunnel),
-      api: await listenOn(this.apiServer.server, listen.api),
+      ...Object.fromEntries([...this.pluginListeners].map(([name, listener]) => [name, listener.address])),
+      // The api role's plugin bound it while setting up (the role is checked above).
+      api: this.pluginListeners.get('api')?.address ?? '',
+      tunnel: await listenOn(this.tunnelListener.server, listen.tunnel, 'tunnel'),
     };
     if (listen.http) {
       const server = http.createServer({ keepAliveTimeout: 65_000, maxHeaderSize: MAX_VISITOR_HEADER_BYTES }, (req, res) => this.visitors.handle(req, res, 'http'));
       server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'http'));
       server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'http'));
       this.servers.push(server);
-      addresses.http = await listenOn(server, listen.http);
+      addresses.http = await listenOn(server, listen.http, 'http');
     }
     if (listen.https) {
       if (!settings.tls) throw new Error('edge.listen.https needs edge.tls.cert and edge.tls.key');
@@ -130,12 +142,21 @@ export class Edge {
       server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'https'));
       server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'https'));
       this.servers.push(server);
-      addresses.https = await listenOn(server, listen.https);
+      addresses.https = await listenOn(server, listen.https, 'https');
     }
     this.addresses = addresses;
     await this.hooks.afterListen.promise(addresses);
     this.log.info({ ...addresses }, 'edge ready');
     return addresses;
+  }
+
+  /** Binds a plugin's listener (before the core's), so its address is reported with the others and it closes on stop. */
+  private async listenFor(pluginId: string, name: string, server: Listenable, address: string): Promise<string> {
+    const taken = ['http', 'https', 'tunnel'].includes(name) || this.pluginListeners.has(name);
+    if (taken) throw new Error(`plugin ${pluginId} asked for a listener named "${name}", which is taken`);
+    const bound = await listenOn(server, address, name);
+    this.pluginListeners.set(name, { server, address: bound });
+    return bound;
   }
 
   /**
@@ -145,11 +166,11 @@ export class Edge {
   stop(gracePeriodMs = this.settings.gracePeriod): Promise<void> {
     this.stopping ??= (async () => {
       for (const server of this.servers) server.close();
+      for (const { server } of this.pluginListeners.values()) server.close();
       this.tunnelListener?.server.close();
-      this.apiServer?.server.close();
       await Promise.race([this.visitors.idle(), delay(gracePeriodMs)]);
       for (const server of this.servers) server.closeAllConnections();
-      this.apiServer?.server.closeAllConnections();
+      for (const { server } of this.pluginListeners.values()) if (server instanceof http.Server) server.closeAllConnections();
       this.tunnelListener?.closeSessions();
       await runDisposers(this.disposers);
       this.log.info('edge stopped');
@@ -158,24 +179,19 @@ export class Edge {
   }
 }
 
+/** What `api.listen` binds: a TCP/TLS server (`listen`), or a UDP socket (`bind`). */
+export type Listenable = net.Server | dgram.Socket;
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-export function splitHostPort(address: string): { host: string; port: number } {
-  const index = address.lastIndexOf(':');
-  return { host: address.slice(0, index).replace(/^\[|\]$/g, ''), port: Number(address.slice(index + 1)) };
-}
-
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-async function listenOn(server: { listen: (port: number, host: string) => unknown; once: (ev: string, fn: (...args: any[]) => void) => unknown; address: () => AddressInfo | string | null }, address: string): Promise<string> {
+/** Binds `server`; a failure names the config key (`edge.listen.<name>`) and the fix. */
+async function listenOn(server: Listenable, address: string, name: string): Promise<string> {
   const { host, port } = splitHostPort(address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
-      const where = 'edge.listen.http, .https, .tunnel or .api in the edge config; `burrow demo --port N` (`npm start -- --port N`) for the demo';
+      const where = `edge.listen.${name} in the edge config; ${'`burrow demo --port N` (`npm start -- --port N`)'} for the demo`;
       const problems: Record<string, string> = {
         EADDRINUSE: `the address is already in use. Fix: stop the program using port ${port}, or choose another address (${where})`,
         EACCES: `permission denied. Fix: use a port above 1023, or another address (${where})`,
@@ -184,7 +200,8 @@ async function listenOn(server: { listen: (port: number, host: string) => unknow
       reject(new Error(`cannot listen on ${address}: ${problems[error.code ?? ''] ?? error.message}`, { cause: error }));
     });
     server.once('listening', () => resolve());
-    server.listen(port, host);
+    if ('bind' in server) server.bind(port, host);
+    else server.listen(port, host);
   });
   const bound = server.address() as AddressInfo;
   return formatHostPort(bound.address, bound.port);

@@ -1,9 +1,11 @@
 // The edge's hooks, declared once: what plugins can observe, refuse or answer on the edge.
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
 import { declareHooks } from '../kernel/plugin.ts';
 import type { RegisterRequest } from '../transport/protocol.ts';
+import { BurrowError } from '../kernel/errors.ts';
 import type { RouteRecord, TunnelRecord } from './registry.ts';
+import type { VisitorContext } from './visitor-proxy.ts';
 
 /** TLS options of the tunnel listener; the auth plugin fills cert, key and the CA client certs must chain to. */
 export interface TunnelTlsOptions extends SecureContextOptions {
@@ -36,23 +38,35 @@ export interface RouteRequest {
   readonly tunnel: TunnelRecord;
 }
 
+/** `host:port` of each listener, by name: the core's four, and any a plugin opened with `api.listen` (dns, peer ...). */
 export interface EdgeAddresses {
   readonly http?: string;
   readonly https?: string;
   readonly tunnel: string;
   readonly api: string;
+  readonly [listener: string]: string | undefined;
+}
+
+/**
+ * A plugin's answer to "where is this tunnel served?" when it is not (only) here: it takes the request there
+ * (another PoP) and answers the visitor on `ctx.res`.
+ */
+export interface Forwarding {
+  /** Where the request goes (a PoP name), for logs. */
+  readonly via: string;
+  /** Carries the request and writes the answer to `ctx.res`; resolves when the response has ended. */
+  forward(ctx: VisitorContext): Promise<void>;
 }
 
 /** Refuses a registration; `retry` tells the connector whether trying again can succeed. */
-export class RegistrationRefused extends Error {
-  readonly code = 'BURROW_ERR_REGISTRATION_REFUSED';
+export class RegistrationRefused extends BurrowError {
   readonly expected = true;
   constructor(
     message: string,
     readonly retry: boolean,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    super('BURROW_ERR_REGISTRATION_REFUSED', message);
   }
 }
 
@@ -62,14 +76,26 @@ export function createEdgeHooks() {
     prepareTunnelTls: new AsyncSeriesWaterfallHook<[TunnelTlsOptions]>(['tls']),
     /** Vets a registration whose tunnel and secret already checked out; throw RegistrationRefused to refuse. */
     beforeRegister: new AsyncSeriesHook<[RegistrationAttempt]>(['attempt']),
-    afterRegister: new SyncHook<[EdgeConnectionInfo]>(['connection']),
-    connectionLost: new SyncHook<[EdgeConnectionInfo, string]>(['connection', 'reason']),
+    /** A connection registered (and its presence was recorded); awaited before the connector is told. */
+    afterRegister: new AsyncSeriesHook<[EdgeConnectionInfo]>(['connection']),
+    /** A registered connection ended (and its presence was removed). */
+    connectionLost: new AsyncSeriesHook<[EdgeConnectionInfo, string]>(['connection', 'reason']),
     /** Tunnel lookup for a visitor's hostname; the first answer wins. */
     resolveTunnel: new AsyncSeriesBailHook<[string], TunnelRecord | undefined>(['hostname']),
+    /**
+     * Between the tunnel lookup and the pick of a local connection: a plugin that knows the tunnel is better
+     * served elsewhere (another PoP) answers with a Forwarding and takes the request there; the first answer wins.
+     */
+    resolveForwarding: new AsyncSeriesBailHook<[VisitorContext], Forwarding | undefined>(['context']),
+    afterCreateTunnel: new AsyncSeriesHook<[TunnelRecord]>(['tunnel']),
+    /** A tunnel was deleted (its routes first fire afterUnrouteHostname, its connections are cut). */
+    afterDeleteTunnel: new AsyncSeriesHook<[TunnelRecord]>(['tunnel']),
     /** A hostname is about to be routed to a tunnel; throw to refuse (e.g. outside the tunnel's zone). */
     beforeRouteHostname: new AsyncSeriesHook<[RouteRequest]>(['route']),
     /** Publish a new route (e.g. a DNS record). */
     afterRouteHostname: new AsyncSeriesHook<[RouteRecord]>(['route']),
+    /** Withdraw a route (unrouted, or its tunnel deleted). */
+    afterUnrouteHostname: new AsyncSeriesHook<[RouteRecord]>(['route']),
     afterListen: new AsyncSeriesHook<[EdgeAddresses]>(['addresses']),
   });
 }

@@ -1,11 +1,12 @@
-// The narrow API an edge plugin's setup receives: hooks, services, settings, routes and middleware.
+// The narrow API an edge plugin's setup receives: hooks, services, settings, tunnels, listeners, routes and middleware.
 import type { Logger } from '../kernel/logger.ts';
 import type { ServiceRegistry } from '../kernel/services.ts';
 import type { EdgeSettings } from '../../config/schema.ts';
-import type { ApiAuth } from './api-auth.ts';
-import type { ApiHandler, ApiRouteOptions, HttpMethod } from './api-server.ts';
+import type { ApiHandler, ApiRouteOptions, HttpMethod } from './api.ts';
 import type { ConnectionView } from './connections.ts';
+import type { Listenable } from './edge.ts';
 import type { EdgeHooks } from './hooks.ts';
+import type { TunnelDirectory } from './tunnels.ts';
 import type { EdgeMiddleware } from './visitor-proxy.ts';
 
 export interface EdgePluginApi {
@@ -16,8 +17,15 @@ export interface EdgePluginApi {
   /** A child logger tagged with the plugin id. */
   readonly log: Logger;
   readonly services: ServiceRegistry;
-  readonly auth: ApiAuth;
+  /** Live connections here and (through the registry) at other PoPs; opens streams to a tunnel. */
   readonly connections: ConnectionView;
+  /** Creates, routes, unroutes and deletes tunnels, firing the hooks other plugins publish them with. */
+  readonly tunnels: TunnelDirectory;
+  /**
+   * Binds a listener of the plugin's own (a TCP/TLS server, or a UDP socket) on `address` (`host:port`, port 0 for
+   * any); resolves the bound address, which the edge then reports under `name` with its own and closes on stop.
+   */
+  listen(name: string, server: Listenable, address: string): Promise<string>;
   /** Adds a route to the edge API listener. */
   route(method: HttpMethod, path: string, handler: ApiHandler, options: ApiRouteOptions): void;
   /** Adds visitor middleware, run in plugin order before the request crosses the tunnel. */

@@ -1,4 +1,5 @@
-// The tunnel registry contract: tunnels, their secrets and hostname routes. Provided by a plugin.
+// The tunnel registry contract: tunnels, their secrets, hostname routes and presence. Provided by a plugin (the registry role).
+import { BurrowError } from '../kernel/errors.ts';
 import { serviceToken } from '../kernel/services.ts';
 
 export interface TunnelRecord {
@@ -15,6 +16,20 @@ export interface RouteRecord {
   readonly hostname: string;
   readonly tunnelId: string;
   readonly createdAt: string;
+}
+
+/** One live connector connection, as the registry keeps it for every PoP of a network to see. */
+export interface PresenceRecord {
+  readonly connectionId: string;
+  readonly tunnelId: string;
+  readonly connectorId: string;
+  readonly connIndex: number;
+  readonly version: string;
+  /** The PoP the connection is registered at. */
+  readonly pop: string;
+  /** The connector's address as that PoP sees it. */
+  readonly remoteAddress: string;
+  readonly connectedAt: string;
 }
 
 export interface CreatedTunnel {
@@ -36,17 +51,21 @@ export interface TunnelRegistry {
   listRoutes(tunnelId?: string): Promise<RouteRecord[]>;
   /** Exact route first, then the closest `*.` wildcard route. */
   tunnelForHostname(hostname: string): Promise<TunnelRecord | undefined>;
+  /** Records a live connection (a PoP calls it when a connector registers there). */
+  addPresence(record: PresenceRecord): Promise<void>;
+  removePresence(record: PresenceRecord): Promise<void>;
+  /** The live connections of a tunnel at every PoP that shares this registry. */
+  listPresence(tunnelId: string): Promise<PresenceRecord[]>;
 }
 
 export const TunnelRegistryToken = serviceToken<TunnelRegistry>('TunnelRegistry');
 
-export class RouteConflictError extends Error {
-  readonly code = 'BURROW_ERR_ROUTE_CONFLICT';
+export class RouteConflictError extends BurrowError {
   readonly expected = true;
   constructor(
     readonly hostname: string,
     readonly tunnelId: string,
   ) {
-    super(`${hostname} is already routed to tunnel ${tunnelId}; pass --overwrite to move it`);
+    super('BURROW_ERR_ROUTE_CONFLICT', `${hostname} is already routed to tunnel ${tunnelId}; pass --overwrite to move it`);
   }
 }

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../kernel/logger.ts';
 import {
   CONTROL_PATH,
+  PROTOCOL_VERSION,
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
@@ -96,7 +97,6 @@ export class TunnelListener {
           continue;
         }
         send({ type: 'registered', connectionId: connection.id, pop: this.options.pop, tunnelId: connection.tunnelId });
-        this.hooks.afterRegister.call(connection);
       } else if (message.type === 'unregister') {
         connection.draining = true;
         this.log.info({ tunnel: connection.tunnelId, connection: connection.id }, 'connector unregistered; draining');
@@ -106,6 +106,11 @@ export class TunnelListener {
   }
 
   private async register(session: ClientHttp2Session, request: RegisterRequest, socket: TLSSocket, remoteAddress: string): Promise<EdgeConnection> {
+    // Connectors from before the protocol field speak version 1.
+    const protocol = request.protocol ?? 1;
+    if (protocol !== PROTOCOL_VERSION) {
+      throw new RegistrationRefused(`the connector speaks tunnel protocol ${protocol}, this edge speaks ${PROTOCOL_VERSION}; run the same Burrow version on both`, false);
+    }
     const registry = this.registry();
     const tunnel = await registry.getTunnel(String(request.tunnelId));
     // One message for "no such tunnel" and "wrong secret": do not confirm which tunnel ids exist.
@@ -118,11 +123,40 @@ export class TunnelListener {
     const connection = new EdgeConnection(randomUUID(), session, tunnel.id, request.connIndex, String(request.connectorId), String(request.version), this.options.pop, remoteAddress);
     this.table.add(connection);
     this.startHeartbeat(connection);
+    let recorded: Promise<void> | undefined;
     session.once('close', () => {
-      if (this.table.remove(connection)) this.hooks.connectionLost.call(connection, 'closed');
+      if (!this.table.remove(connection)) return;
+      // After the write that recorded it, so a quick hang-up cannot leave presence behind.
+      void (recorded ?? Promise.resolve()).then(() => this.lost(connection));
     });
+    recorded = this.recordPresence(connection);
+    await recorded;
+    await this.hooks.afterRegister.promise(connection);
     this.log.info({ tunnel: tunnel.name, connection: connection.id, index: request.connIndex, remote: remoteAddress }, 'connector registered');
     return connection;
+  }
+
+  /**
+   * Presence is best effort: a registry that cannot be written (a shared one that is down) must not keep a
+   * connector off this PoP, where its requests still flow.
+   */
+  private async recordPresence(connection: EdgeConnection): Promise<void> {
+    try {
+      await this.registry().addPresence(connection.presence());
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, connection: connection.id }, 'could not record the connection in the registry');
+    }
+  }
+
+  private async lost(connection: EdgeConnection): Promise<void> {
+    try {
+      await this.registry().removePresence(connection.presence());
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message, connection: connection.id }, 'could not remove the connection from the registry');
+    }
+    await this.hooks.connectionLost.promise(connection, 'closed').catch((error: unknown) => {
+      this.log.error({ err: error, connection: connection.id }, 'a connectionLost hook failed');
+    });
   }
 
   /** Pings the connector; a connection that misses `heartbeatCount` intervals is closed. */
@@ -143,11 +177,6 @@ export class TunnelListener {
     }, heartbeatIntervalMs);
     timer.unref();
     connection.session.once('close', () => clearInterval(timer));
-  }
-
-  /** Stops accepting connectors; open sessions are closed by `closeSessions`. */
-  stopAccepting(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   closeSessions(): void {

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
 import { Headers } from '../transport/protocol.ts';
-import { HOP_BY_HOP, connectionTokens } from '../transport/hop-by-hop.ts';
+import { connectionTokens, isHopByHop } from '../transport/hop-by-hop.ts';
+import { normalizeHost } from '../transport/host.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelRecord } from './registry.ts';
@@ -63,10 +64,6 @@ export class VisitorProxy {
     this.chain = compose(middleware, (ctx) => this.forward(ctx));
   }
 
-  get activeRequests(): number {
-    return this.inFlight;
-  }
-
   /** Resolves once no visitor request is in flight. */
   idle(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -81,7 +78,7 @@ export class VisitorProxy {
   handle(req: IncomingMessage, res: ServerResponse, protocol: 'http' | 'https', upgrade?: VisitorUpgrade): void {
     const ray = this.rays.next();
     res.setHeader(Headers.ray, ray);
-    const hostname = hostnameOf(req.headers.host);
+    const hostname = normalizeHost(req.headers.host);
     if (!hostname) {
       statusPage(res, 400, ray, 'The request has no valid Host header.');
       return;
@@ -97,27 +94,36 @@ export class VisitorProxy {
     });
   }
 
+  /** The end of the chain: resolves once the visitor's response has ended, so middleware can observe all of it. */
   private async forward(ctx: VisitorContext): Promise<void> {
+    const ended = responseEnded(ctx.res);
+    await this.deliver(ctx);
+    return ended;
+  }
+
+  private async deliver(ctx: VisitorContext): Promise<void> {
     const { req, res, ray } = ctx;
     const tunnel = ctx.tunnel ?? (await this.hooks.resolveTunnel.promise(ctx.hostname));
     if (!tunnel) return statusPage(res, 404, ray);
     ctx.tunnel = tunnel;
-    const connection = this.table.pick(tunnel.id);
-    if (!connection) return statusPage(res, 530, ray);
-    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, connection, this.log);
+    if (this.hooks.resolveForwarding.isUsed()) {
+      const forwarding = await this.hooks.resolveForwarding.promise(ctx);
+      if (forwarding) return forwarding.forward(ctx);
+    }
+    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, this.table, this.log);
 
     const endStream = !hasBody(req);
     // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
     const waitForTrailers = !endStream && req.headers['transfer-encoding'] !== undefined;
-    let stream;
+    let opened;
     try {
-      stream = connection.session.request(requestHeaders(ctx), { endStream, waitForTrailers });
+      opened = this.table.openStream(tunnel.id, requestHeaders(ctx), { endStream, waitForTrailers });
     } catch (error) {
       this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
       return statusPage(res, 502, ray);
     }
-    connection.activeStreams++;
-    stream.once('close', () => connection.activeStreams--);
+    if (!opened) return statusPage(res, 530, ray);
+    const { stream } = opened;
 
     // .pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
     // call, which builds a DOMException with a stack trace on every request.
@@ -156,10 +162,10 @@ export class VisitorProxy {
   }
 }
 
-export function hostnameOf(host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':', 1)[0]!;
-  return name ? name.toLowerCase().replace(/\.$/, '') : undefined;
+/** Resolves when the response is over: sent in full, or its connection gone. */
+function responseEnded(res: ServerResponse): Promise<void> {
+  if (res.writableFinished || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => res.once('close', resolve));
 }
 
 function clientIpOf(req: IncomingMessage): string {
@@ -173,6 +179,9 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Visitor headers minus hop-by-hop ones and visitor-sent `burrow-*`, plus forwarding headers. */
+/** What a visitor sends that must not reach the origin as sent: hop-by-hop headers, and `burrow-*` posing as the edge's. */
+const VISITOR_HEADERS = { dropReserved: true } as const;
+
 export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
   const { req } = ctx;
   const out: OutgoingHttpHeaders = {
@@ -185,7 +194,7 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(name) || name.startsWith('burrow-') || listed?.has(name)) continue;
+    if (isHopByHop(name, listed, VISITOR_HEADERS)) continue;
     const value = raw[i + 1]!;
     const existing = out[name];
     if (existing === undefined) out[name] = value;
@@ -204,7 +213,7 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
 export function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name)) continue;
+    if (isHopByHop(name, undefined)) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value as string | string[];
   }
@@ -214,7 +223,7 @@ export function responseHeaders(headers: Http2Headers, ray: string): Record<stri
 
 function requestTrailers(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name in req.trailers) if (!HOP_BY_HOP.has(name) && !name.startsWith('burrow-')) out[name] = req.trailers[name]!;
+  for (const name in req.trailers) if (!isHopByHop(name, undefined, VISITOR_HEADERS)) out[name] = req.trailers[name]!;
   return out;
 }
 

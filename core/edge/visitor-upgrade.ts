@@ -4,8 +4,8 @@ import { constants as h2, type ClientHttp2Stream, type IncomingHttpHeaders as Ht
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { Headers } from '../transport/protocol.ts';
-import { HOP_BY_HOP } from '../transport/hop-by-hop.ts';
-import type { EdgeConnection } from './connections.ts';
+import { isHopByHop } from '../transport/hop-by-hop.ts';
+import type { ConnectionTable } from './connections.ts';
 import { originErrorPage, statusPage } from './status-pages.ts';
 import { requestHeaders, responseHeaders, type VisitorContext } from './visitor-proxy.ts';
 
@@ -28,19 +28,20 @@ export function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerRes
   return res;
 }
 
-export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, connection: EdgeConnection, log: Logger): void {
+export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, table: ConnectionTable, log: Logger): void {
   const { req, res, ray } = ctx;
   const { socket, head } = upgrade;
   const headers = requestHeaders(ctx);
   headers[Headers.upgrade] = String(req.headers.upgrade);
   let stream: ClientHttp2Stream;
   try {
-    stream = connection.session.request(headers, { endStream: false });
+    const opened = table.openStream(ctx.tunnel!.id, headers, { endStream: false });
+    if (!opened) return statusPage(res, 530, ray);
+    stream = opened.stream;
   } catch (error) {
     log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
     return statusPage(res, 502, ray);
   }
-  connection.activeStreams++;
   let switched = false;
 
   // Visitor bytes flow from the start: whatever it sends before the 101 waits in the tunnel.
@@ -68,7 +69,6 @@ export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, con
     if (!switched) statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
   });
   stream.once('close', () => {
-    connection.activeStreams--;
     if (!switched) return;
     // A reset or a dead tunnel connection drops the visitor at once; a clean end flushes first.
     const clean = stream.rstCode === h2.NGHTTP2_NO_ERROR && stream.readableEnded;
@@ -84,7 +84,7 @@ export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, con
 function switchingProtocols(answer: Http2Headers, ray: string): string {
   const lines = ['HTTP/1.1 101 Switching Protocols', `Upgrade: ${answer[Headers.upgrade]}`, 'Connection: Upgrade'];
   for (const name in answer) {
-    if (name.charCodeAt(0) === 58 /* ':' */ || HOP_BY_HOP.has(name) || name.startsWith('burrow-')) continue;
+    if (isHopByHop(name, undefined, { dropReserved: true })) continue;
     const value = answer[name];
     for (const item of Array.isArray(value) ? value : [value]) if (item !== undefined) lines.push(`${name}: ${item}`);
   }

@@ -13,15 +13,19 @@ export const errorCodes = {
   BURROW_ERR_LOGIN: '`burrow login` failed',
   BURROW_ERR_QUICK_TUNNEL: 'the edge does not offer quick tunnels',
   BURROW_ERR_PLUGIN: 'a plugin failed in its setup or in a hook (a bug or outage in that plugin)',
+  BURROW_ERR_REGISTRATION_REFUSED: 'the edge refused a connector connection (credentials, certificate or protocol)',
+  BURROW_ERR_ROUTE_CONFLICT: 'the hostname is already routed to another tunnel',
+  BURROW_ERR_TUNNEL_EXISTS: 'a tunnel of that name already exists in the zone',
+  BURROW_ERR_ORIGIN: 'the connector could not get an answer from the origin (502, 503 or 504 to the visitor)',
 } as const satisfies Record<string, string>;
 
 export type BurrowErrorCode = keyof typeof errorCodes;
 
 export class BurrowError extends Error {
-  readonly code: string;
+  readonly code: BurrowErrorCode;
   readonly hint?: string;
 
-  constructor(code: string, message: string, opts: { hint?: string; cause?: unknown } = {}) {
+  constructor(code: BurrowErrorCode, message: string, opts: { hint?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;

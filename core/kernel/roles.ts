@@ -6,6 +6,7 @@
  * first and the default stays behind it as the fallback, unless the config disables it.
  */
 export const roles = {
+  api: { exclusive: true, description: 'the edge API listener and the router plugins add routes to (ApiRouterToken)' },
   registry: { exclusive: true, description: 'tunnels, secrets, routes and presence (TunnelRegistryToken)' },
   'edge-discovery': { exclusive: false, description: 'edge addresses for the connector (resolveEdges)' },
   'trust-store': { exclusive: true, description: 'the origin CA and the API-token signing key (TrustStoreToken)' },

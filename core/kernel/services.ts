@@ -14,21 +14,16 @@ export function serviceToken<T>(description: string): ServiceToken<T> {
 }
 
 /**
- * The narrow view of the container that plugins get: they can provide a service, contribute to a
- * multi-bound one, and look services up, but never rebind what another plugin provided.
+ * The narrow view of the container that plugins get: they can provide a service and look services up,
+ * but never rebind what another plugin provided.
  */
 export class ServiceRegistry {
   constructor(private readonly container: Container) {}
 
   provide<T>(token: ServiceToken<T>, value: T): void {
     if (this.container.isBound(token.id)) {
-      throw new Error(`service "${token.description}" is already provided; only one plugin may provide it`);
+      throw new Error(`service "${token.description}" is already provided; only one plugin may provide it (list one plugin per role, see core/kernel/roles.ts)`);
     }
-    this.container.bind<T>(token.id).toConstantValue(value);
-  }
-
-  /** Adds one more contribution to a multi-bound token (e.g. every origin adapter). */
-  contribute<T>(token: ServiceToken<T>, value: T): void {
     this.container.bind<T>(token.id).toConstantValue(value);
   }
 
@@ -41,9 +36,5 @@ export class ServiceRegistry {
 
   find<T>(token: ServiceToken<T>): T | undefined {
     return this.container.isBound(token.id) ? this.container.get<T>(token.id) : undefined;
-  }
-
-  all<T>(token: ServiceToken<T>): T[] {
-    return this.container.isBound(token.id) ? this.container.getAll<T>(token.id) : [];
   }
 }

@@ -7,14 +7,13 @@ import { Readable } from 'node:stream';
 import { defaultPlugins } from '../../config/default.ts';
 import { configSchema, edgeSchema, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
 import { Connector } from '../connector/connector.ts';
-import type { IngressRuleConfig } from '../connector/ingress.ts';
-import type { OriginRequestConfig } from '../connector/origin-request.ts';
+import type { IngressRuleConfig, OriginRequestConfig } from '../connector/ingress.ts';
 import { ConnectionTable, EdgeConnection } from '../edge/connections.ts';
 import { createEdgeHooks } from '../edge/hooks.ts';
 import type { EdgePluginApi } from '../edge/plugin-api.ts';
 import type { TunnelRecord } from '../edge/registry.ts';
 import { VisitorProxy, type EdgeMiddleware } from '../edge/visitor-proxy.ts';
-import { resolvePlugins, runDisposers, setupPlugins, type InlinePluginSpec, type PluginSource } from '../kernel/loader.ts';
+import { resolveRuntimePlugins, runDisposers, setupPlugins, type InlinePluginSpec, type PluginSource } from '../kernel/loader.ts';
 import { silentLogger, type Logger } from '../kernel/logger.ts';
 import { attributeErrors } from '../kernel/middleware.ts';
 import type { Dispose } from '../kernel/plugin.ts';
@@ -92,10 +91,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   const configFile = path.join(configDir, 'burrow.config.yaml');
   const settings = edgeSchema.parse({ pop: 'test', dataDir: configDir, ...options.edge });
 
-  const connectorPlugins = await resolvePlugins(
-    [...defaultPlugins.map((spec): PluginSource => ({ spec, keyPath: [] })), ...sources(options.plugins ?? [], 'plugins')],
-    configFile,
-  );
+  const connectorPlugins = await resolveRuntimePlugins({ defaults: defaultPlugins, listed: sources(options.plugins ?? [], 'plugins'), configFile });
   const connector = new Connector({
     config: configSchema.parse({ ingress: options.ingress ?? [{ service: 'http_status:404' }], originRequest: options.originRequest }),
     configFile,
@@ -121,7 +117,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   const edgeMiddleware: EdgeMiddleware[] = [];
   let edgeDisposers: Dispose[] = [];
   if (options.edgePlugins?.length) {
-    const edgePlugins = await resolvePlugins(sources(options.edgePlugins, 'edge.plugins'), configFile);
+    const edgePlugins = await resolveRuntimePlugins({ defaults: [], listed: sources(options.edgePlugins, 'edge.plugins'), configFile });
     const services = new ServiceRegistry(new Container());
     edgeDisposers = await setupPlugins<EdgePluginApi>(edgePlugins, 'edge', (plugin) => ({
       runtime: 'edge',
@@ -130,10 +126,13 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
       settings,
       log: log.child({ plugin: plugin.definition.id }),
       services,
-      get auth(): never {
-        throw new Error('the test kit has no edge API: test API routes and auth against a real edge (test/helpers/harness.ts)');
-      },
       connections: table,
+      get tunnels(): never {
+        throw new Error('the test kit has no registry: test tunnel management against a real edge (test/helpers/harness.ts)');
+      },
+      listen() {
+        throw new Error('the test kit opens no listeners: test them against a real edge (test/helpers/harness.ts)');
+      },
       route() {
         throw new Error('the test kit has no edge API: test API routes against a real edge (test/helpers/harness.ts)');
       },

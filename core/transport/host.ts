@@ -20,3 +20,13 @@ export function hostInZone(hostname: string, zone: string): boolean {
   const z = normalizeHost(zone);
   return z !== '' && host !== '' && (host === z || host.endsWith(`.${z}`));
 }
+
+/** `127.0.0.1:7844` -> { host: '127.0.0.1', port: 7844 }; `[::1]:7844` -> { host: '::1', port: 7844 }. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const index = address.lastIndexOf(':');
+  return { host: address.slice(0, index).replace(/^\[|\]$/g, ''), port: Number(address.slice(index + 1)) };
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

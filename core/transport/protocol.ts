@@ -23,6 +23,8 @@ export interface RegisterRequest {
   connIndex: number;
   connectorId: string;
   version: string;
+  /** PROTOCOL_VERSION of the connector; absent from connectors that predate it (version 1). */
+  protocol?: number;
   /** Hostnames the connector's ingress names, for display only; routing comes from the edge's routes. */
   hostnames?: string[];
 }

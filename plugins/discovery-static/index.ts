@@ -1,10 +1,10 @@
 // Built-in plugin: edge addresses from `--edge` flags, else from the credentials (cert.pem's edge address).
-import { definePlugin } from '../../core/plugin.ts';
-import type { EdgeAddress } from '../../core/connector/hooks.ts';
+import { definePlugin, type EdgeAddress } from 'burrow';
 
 export default definePlugin({
   id: 'discovery-static',
   description: 'Edge addresses from --edge or from cert.pem',
+  provides: ['edge-discovery'],
   connector(api) {
     api.hooks.resolveEdges.tap('discovery-static', ({ credentials, overrides }) => {
       const addresses = overrides.length ? overrides : credentials.edge ? [credentials.edge] : [];

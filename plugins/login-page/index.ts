@@ -2,11 +2,7 @@
 // API and polls; the operator signs in there with the admin token and approves or denies the zone.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { z } from 'zod';
-import { definePlugin } from '../../core/plugin.ts';
-import { durationSchema } from '../../core/kernel/duration.ts';
-import { ApiError, type ApiRequest, type ApiResult } from '../../core/edge/api-server.ts';
-import { checkCertificateRequest } from '../origin-ca/ca.ts';
+import { ApiAuthToken, ApiError, definePlugin, durationSchema, z, type ApiRequest, type ApiResult } from 'burrow';
 import { OriginCaToken } from '../origin-ca/service.ts';
 import { approvalPage, PAGE_HEADERS, resultPage, signInPage } from './page.ts';
 import { PendingLogins, TooManyLoginRequests, type LoginRequest } from './pending.ts';
@@ -30,6 +26,8 @@ export default definePlugin({
   id: 'login-page',
   description: 'Approval page for `burrow login` without --token (device-code style)',
   options,
+  // Approving a login signs the request with origin-ca's CA.
+  requires: ['origin-ca'],
 
   edge(api, opts) {
     const pending = new PendingLogins({ ttlMs: opts.expiry, maxPerClient: opts.maxPendingPerClient, maxTotal: 500 });
@@ -61,9 +59,7 @@ export default definePlugin({
         const zone = body.zone ?? (served.length === 1 ? served[0] : undefined);
         if (!zone) throw new ApiError(400, `this edge serves several zones (${served.join(', ')})`, 'pick one with --zone');
         if (!served.includes(zone)) throw new ApiError(400, `this edge does not serve ${zone}`, `pick one of ${served.join(', ')}`);
-        await checkCertificateRequest(body.csr).catch((error: Error) => {
-          throw new ApiError(400, `certificate request refused: ${error.message}`);
-        });
+        await api.services.get(OriginCaToken).checkRequest(body.csr);
         let request: LoginRequest;
         try {
           request = pending.create({ csrPem: body.csr, zones: [zone], apiHost: req.raw.headers.host, requestedBy: req.raw.socket.remoteAddress ?? 'unknown' });
@@ -118,7 +114,7 @@ export default definePlugin({
         if (!request) return gone();
         if (!sameOrigin(req.raw)) return html(403, resultPage('Refused', 'This form was posted from another site.'));
         const form = await readForm(req.raw);
-        if (!api.auth.isAdminToken(form.get('token') ?? '')) {
+        if (!api.services.get(ApiAuthToken).authenticate(`Bearer ${form.get('token') ?? ''}`)?.admin) {
           api.log.warn({ code: request.code, from: req.raw.socket.remoteAddress }, 'wrong admin token on the login page');
           return html(401, signInPage(request, 'That is not the admin token of this edge.'));
         }

@@ -1,7 +1,6 @@
 // Built-in plugin: the edge API for tunnels and routes (`burrow tunnel create/list/info/delete/route dns`).
-import { definePlugin } from '../../core/plugin.ts';
-import { ApiError, type ApiRequest } from '../../core/edge/api-server.ts';
-import { RouteConflictError, TunnelRegistryToken, type TunnelRecord } from '../../core/edge/registry.ts';
+import { ApiError, RouteConflictError, TunnelRegistryToken, definePlugin, normalizeHost, type ApiRequest, type EdgePluginApi, type TunnelRecord } from 'burrow';
+import { registerTunnelCommands } from './cli.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -9,9 +8,10 @@ const HOSTNAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9]([a-z0-
 export default definePlugin({
   id: 'management-api',
   description: 'Tunnel and route management on the edge API',
+  cli: registerTunnelCommands,
   edge(api) {
     const registry = () => api.services.get(TunnelRegistryToken);
-    const view = (tunnel: TunnelRecord) => ({ ...tunnel, connections: api.connections.forTunnel(tunnel.id).map((c) => c.toJSON()) });
+    const view = async (tunnel: TunnelRecord) => ({ ...tunnel, connections: await connectionsOf(api, tunnel.id) });
     const find = async (req: ApiRequest): Promise<TunnelRecord> => {
       const tunnel = await registry().getTunnel(req.params.ref!, req.principal.zones);
       if (!tunnel) throw new ApiError(404, `no tunnel "${req.params.ref}"`, 'see `burrow tunnel list`');
@@ -21,7 +21,7 @@ export default definePlugin({
     api.route('GET', '/ready', () => ({ json: { status: 'ok', pop: api.settings.pop, connections: api.connections.all().length } }), { auth: 'none' });
     api.route('GET', '/v1/edge', () => ({ json: { pop: api.settings.pop, zones: api.settings.zones, quickTunnels: api.settings.quickTunnels ?? null } }), { auth: 'none' });
 
-    api.route('GET', '/v1/tunnels', async (req) => ({ json: { tunnels: (await registry().listTunnels(req.principal.zones)).map(view) } }), { auth: 'zone' });
+    api.route('GET', '/v1/tunnels', async (req) => ({ json: { tunnels: await Promise.all((await registry().listTunnels(req.principal.zones)).map(view)) } }), { auth: 'zone' });
 
     api.route(
       'POST',
@@ -33,7 +33,7 @@ export default definePlugin({
         const zone = body.zone ?? (zones.length === 1 ? zones[0] : undefined);
         if (!zone || !zones.includes(zone)) throw new ApiError(400, `say which zone the tunnel belongs to (one of ${zones.join(', ') || 'none'})`);
         if (await registry().getTunnel(body.name, [zone])) throw new ApiError(409, `a tunnel named "${body.name}" already exists`, 'pick another name or delete the old tunnel');
-        const created = await registry().createTunnel({ name: body.name, zone });
+        const created = await api.tunnels.create({ name: body.name, zone });
         api.log.info({ tunnel: created.tunnel.name, id: created.tunnel.id }, 'tunnel created');
         return { status: 201, json: created };
       },
@@ -45,7 +45,7 @@ export default definePlugin({
       '/v1/tunnels/:ref',
       async (req) => {
         const tunnel = await find(req);
-        return { json: { tunnel: view(tunnel), routes: await registry().listRoutes(tunnel.id) } };
+        return { json: { tunnel: await view(tunnel), routes: await registry().listRoutes(tunnel.id) } };
       },
       { auth: 'zone' },
     );
@@ -55,12 +55,11 @@ export default definePlugin({
       '/v1/tunnels/:ref',
       async (req) => {
         const tunnel = await find(req);
-        const live = api.connections.forTunnel(tunnel.id).length;
+        const live = (await api.connections.everywhere(tunnel.id)).length;
         if (live > 0 && req.query.get('force') !== 'true') {
           throw new ApiError(409, `tunnel ${tunnel.name} has ${live} live connection(s)`, 'stop its connector first, or pass -f to cut them off');
         }
-        await registry().deleteTunnel(tunnel.id);
-        const cut = api.connections.disconnectTunnel(tunnel.id);
+        const { disconnected: cut } = await api.tunnels.delete(tunnel);
         api.log.info({ tunnel: tunnel.name, disconnected: cut }, 'tunnel deleted');
         return { json: { deleted: tunnel.id, disconnected: cut } };
       },
@@ -76,15 +75,12 @@ export default definePlugin({
       'PUT',
       '/v1/routes/:hostname',
       async (req) => {
-        const hostname = req.params.hostname!.toLowerCase().replace(/\.$/, '');
-        if (!HOSTNAME.test(hostname)) throw new ApiError(400, `"${hostname}" is not a valid hostname`);
+        const hostname = routeHostname(req);
         const body = await req.json<{ tunnel?: string; overwrite?: boolean }>();
         const tunnel = await registry().getTunnel(String(body.tunnel), req.principal.zones);
         if (!tunnel) throw new ApiError(404, `no tunnel "${body.tunnel}"`, 'see `burrow tunnel list`');
-        await api.hooks.beforeRouteHostname.promise({ hostname, tunnel });
         try {
-          const route = await registry().routeHostname(hostname, tunnel.id, { overwrite: body.overwrite === true });
-          await api.hooks.afterRouteHostname.promise(route);
+          const route = await api.tunnels.route(hostname, tunnel, { overwrite: body.overwrite === true });
           return { json: { route, tunnel } };
         } catch (error) {
           if (error instanceof RouteConflictError) throw new ApiError(409, error.message);
@@ -93,5 +89,33 @@ export default definePlugin({
       },
       { auth: 'zone' },
     );
+
+    api.route(
+      'DELETE',
+      '/v1/routes/:hostname',
+      async (req) => {
+        const hostname = routeHostname(req);
+        const route = (await registry().listRoutes()).find((r) => r.hostname === hostname);
+        const tunnel = route && (await registry().getTunnel(route.tunnelId, req.principal.zones));
+        if (!route || !tunnel) throw new ApiError(404, `${hostname} is not routed to a tunnel of yours`, 'see `GET /v1/routes`');
+        await api.tunnels.unroute(hostname);
+        api.log.info({ hostname, tunnel: tunnel.name }, 'route removed');
+        return { json: { unrouted: hostname, tunnel: tunnel.id } };
+      },
+      { auth: 'zone' },
+    );
   },
 });
+
+function routeHostname(req: ApiRequest): string {
+  const hostname = normalizeHost(req.params.hostname);
+  if (!HOSTNAME.test(hostname)) throw new ApiError(400, `"${hostname}" is not a valid hostname`);
+  return hostname;
+}
+
+/** A tunnel's live connections at every PoP: this PoP's with their load, the others' as the registry has them. */
+async function connectionsOf(api: EdgePluginApi, tunnelId: string) {
+  const local = new Map(api.connections.forTunnel(tunnelId).map((c) => [c.id, c.toJSON()]));
+  const everywhere = await api.connections.everywhere(tunnelId);
+  return everywhere.map(({ connectionId, ...record }) => local.get(connectionId) ?? { id: connectionId, ...record });
+}

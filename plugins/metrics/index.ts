@@ -1,17 +1,18 @@
-// Built-in plugin: Prometheus metrics and /ready, on the edge's API and on the connector's metrics address.
+// Built-in plugin: the runtime's Prometheus registry (MetricsToken), served on the edge's API and on the connector's metrics address.
 import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { definePlugin } from '../../core/plugin.ts';
-import { splitHostPort } from '../../core/edge/edge.ts';
+import { definePlugin, MetricsToken, splitHostPort } from 'burrow';
 
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export default definePlugin({
   id: 'metrics',
-  description: 'Prometheus /metrics and /ready',
+  description: 'The Prometheus registry other plugins add series to; /metrics and /ready',
+  provides: ['metrics'],
 
   edge(api) {
     const registry = new Registry();
+    api.services.provide(MetricsToken, registry);
     collectDefaultMetrics({ register: registry, prefix: 'burrow_edge_' });
     const requests = new Counter({ name: 'burrow_edge_requests_total', help: 'Visitor requests by status', labelNames: ['status'], registers: [registry] });
     const duration = new Histogram({ name: 'burrow_edge_request_duration_seconds', help: 'Visitor request time to response end', buckets, registers: [registry] });
@@ -35,10 +36,8 @@ export default definePlugin({
   },
 
   connector(api) {
-    const address = api.settings.metrics;
-    if (!address) return;
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry, prefix: 'burrow_connector_' });
+    api.services.provide(MetricsToken, registry);
     const requests = new Counter({ name: 'burrow_connector_requests_total', help: 'Requests by ingress rule and status', labelNames: ['rule', 'status'], registers: [registry] });
     let connected = 0;
     new Gauge({ name: 'burrow_connector_connections', help: 'Registered connections to the edge', registers: [registry], collect() { this.set(connected); } });
@@ -48,6 +47,10 @@ export default definePlugin({
       ctx.res.once('finish', () => requests.inc({ rule: ctx.rule.index, status: ctx.res.statusCode }));
       await next();
     });
+    const address = api.settings.metrics;
+    // Without a metrics address nothing scrapes this connector, so the process metrics are not worth collecting.
+    if (!address) return;
+    collectDefaultMetrics({ register: registry, prefix: 'burrow_connector_' });
     const server = http.createServer(async (req, res) => {
       if (req.url === '/metrics') {
         res.writeHead(200, { 'content-type': registry.contentType });

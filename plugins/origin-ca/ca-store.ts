@@ -2,44 +2,9 @@
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BurrowError } from '../../core/kernel/errors.ts';
-import { createCertificateAuthority, issueServerCertificate, type CertifiedKey } from './ca.ts';
+import { issueServerCertificate, type CertifiedKey } from './ca.ts';
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
-
-export async function loadOrCreateCa(dataDir: string, opts: { commonName?: string } = {}): Promise<CertifiedKey> {
-  const dir = await ensureCaDir(dataDir);
-  const keyFile = join(dir, 'ca.key');
-  const certFile = join(dir, 'ca.pem');
-  const [keyPem, certPem] = await Promise.all([readIfExists(keyFile), readIfExists(certFile)]);
-
-  if (keyPem === undefined && certPem === undefined) {
-    const ca = await createCertificateAuthority({ commonName: opts.commonName ?? 'Burrow Edge CA' });
-    // Key first: a crash between the two renames then leaves a key without a certificate, which is reported
-    // below, rather than a certificate whose key is gone for good.
-    await writeFileAtomic(keyFile, ca.keyPem, 0o600);
-    await writeFileAtomic(certFile, ca.certPem, 0o644);
-    return ca;
-  }
-  if (keyPem === undefined) throw caFileError(dir, keyFile, `the CA certificate ${certFile} exists but its key is missing`);
-  if (certPem === undefined) throw caFileError(dir, certFile, `the CA key ${keyFile} exists but its certificate is missing`);
-
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certPem);
-  } catch (err) {
-    throw caFileError(dir, certFile, `could not parse the CA certificate ${certFile}: ${errorMessage(err)}`);
-  }
-  let matches: boolean;
-  try {
-    matches = cert.checkPrivateKey(createPrivateKey(keyPem));
-  } catch (err) {
-    throw caFileError(dir, keyFile, `could not parse the CA key ${keyFile}: ${errorMessage(err)}`);
-  }
-  if (!matches) throw caFileError(dir, keyFile, `the CA key ${keyFile} does not belong to the certificate ${certFile}`);
-  if (!cert.ca) throw caFileError(dir, certFile, `${certFile} is not a CA certificate`);
-  return { keyPem, certPem };
-}
 
 export async function loadOrCreateServerCertificate(
   dataDir: string,
@@ -120,13 +85,6 @@ async function writeFileAtomic(file: string, contents: string, mode: number): Pr
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-function caFileError(dir: string, file: string, problem: string): BurrowError {
-  const hint =
-    `restore ${file} from a backup, or delete the folder ${dir} to create a new CA ` +
-    '(a new CA invalidates every certificate the old one issued, so every connector must run `burrow login` again)';
-  return new BurrowError('BURROW_ERR_CA', `${problem}. Fix: ${hint}.`, { hint });
 }
 
 function errorMessage(err: unknown): string {

@@ -2,7 +2,7 @@
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BurrowError } from '../../core/kernel/errors.ts';
+import { BurrowError } from 'burrow';
 
 export interface OriginCert {
   keyPem: string;

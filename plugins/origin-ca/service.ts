@@ -1,6 +1,5 @@
-// The origin CA as a service other edge plugins use to sign connectors' certificate requests (approval page, quick tunnels).
-import { serviceToken } from '../../core/kernel/services.ts';
-import type { TunnelRecord } from '../../core/edge/registry.ts';
+// What origin-ca offers other plugins: the edge's CA signing connectors' requests (approval page, quick tunnels), and on the CLI the connector's key and CSR.
+import { serviceToken, type TunnelRecord } from 'burrow';
 
 /** What a login hands the connector: everything `cert.pem` holds except the private key, which never left it. */
 export interface LoginResponse {
@@ -21,6 +20,8 @@ export interface TunnelCertificate {
 
 export interface OriginCa {
   readonly caPem: string;
+  /** Throws, saying why, unless `csrPem` is a request this CA would sign (checked before a request waits for approval). */
+  checkRequest(csrPem: string): Promise<void>;
   /**
    * Signs a zone certificate from the connector's CSR and issues the zone API token.
    * `apiHost` is the Host the client reached the API on; it decides the addresses handed back.
@@ -31,3 +32,11 @@ export interface OriginCa {
 }
 
 export const OriginCaToken = serviceToken<OriginCa>('OriginCa');
+
+/** The connector's side of a certificate: a fresh key, made where it is used, and the request the edge signs. */
+export interface ConnectorKeys {
+  createKeyAndCsr(opts: { zones: string[] }): Promise<{ keyPem: string; csrPem: string }>;
+}
+
+/** Provided on the CLI (`burrow tunnel --url`, `burrow demo`). */
+export const ConnectorKeysToken = serviceToken<ConnectorKeys>('ConnectorKeys');

@@ -1,6 +1,6 @@
 // `burrow tunnel token`: one string that runs a tunnel anywhere, like cloudflared's token, plus what mTLS needs.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { ConfigError } from '../../core/kernel/errors.ts';
+import { ConfigError } from 'burrow';
 
 export interface TunnelToken {
   zone: string;

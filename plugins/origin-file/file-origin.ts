@@ -2,7 +2,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import send from 'send';
-import type { Origin, RequestContext } from '../../core/connector/origin.ts';
+import type { Origin, RequestContext } from 'burrow';
 
 export interface FileOriginOptions {
   /** The folder served, already resolved to its real path (no symlinks). */

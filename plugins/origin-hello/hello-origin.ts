@@ -1,6 +1,5 @@
 // The hello_world page: the request as an origin behind the tunnel receives it, for checking a new setup.
-import type { Origin, RequestContext } from '../../core/connector/origin.ts';
-import { Headers } from '../../core/transport/protocol.ts';
+import { Headers, type Origin, type RequestContext } from 'burrow';
 
 /** What the page shows; also the JSON body for `Accept: application/json`. */
 export interface HelloReport {

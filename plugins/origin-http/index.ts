@@ -1,19 +1,34 @@
 // Built-in plugin: `http://`, `https://`, `ws://` and `wss://` origins, proxied with http-proxy-3 over keep-alive pools.
-import { definePlugin } from '../../core/plugin.ts';
-import { createHttpOrigin } from './http2-origin.ts';
+import { defineOrigin, definePlugin } from 'burrow';
+import { HttpOrigin } from './origin.ts';
+import { httpOriginOptions } from './options.ts';
 
-// cloudflared treats ws:// and wss:// as http:// and https:// origins that also take upgrades.
-const SCHEMES = new Set(['http', 'https', 'ws', 'wss']);
+const httpOrigins = defineOrigin({
+  // cloudflared treats ws:// and wss:// as http:// and https:// origins that also take upgrades.
+  schemes: ['http', 'https', 'ws', 'wss'],
+  examples: ['http://host:port', 'https://...'],
+  options: httpOriginOptions,
+  parse(service, fail) {
+    const shown = JSON.stringify(service.raw);
+    const { url, scheme } = service;
+    if (url === undefined) return fail(`${shown} is not a valid service URL`, `use ${scheme}://host:port`);
+    if (url.hostname === '') return fail(`${shown} is not a valid service URL: it has no host`, `use ${scheme}://host:port`);
+    if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+      return fail(
+        `${shown} has a path, but ingress rules don't support proxying to a different path on the origin service; ` +
+          `the path is the same as the visitor's request path`,
+        `use ${url.origin} as the service, and the rule's path: key to match requests by path`,
+      );
+    }
+    return httpUrl(url);
+  },
+  create: (url, { originRequest, configDir }) => new HttpOrigin({ url }, originRequest, configDir),
+});
 
 export default definePlugin({
   id: 'origin-http',
   description: 'http://, https://, ws:// and wss:// services (all of them accept WebSocket upgrades)',
-  connector(api) {
-    api.hooks.resolveOrigin.tap('origin-http', (service, { rule, configDir }) => {
-      if (service.kind !== 'url' || !SCHEMES.has(service.scheme)) return undefined;
-      return createHttpOrigin({ url: httpUrl(service.url) }, rule.originRequest, configDir);
-    });
-  },
+  origins: [httpOrigins],
 });
 
 /** ws://host -> http://host and wss://host -> https://host: the same origin, spoken to over HTTP first. */

@@ -1,13 +1,8 @@
 // Built-in plugin: anonymous quick tunnels (`burrow tunnel --url URL`) on an edge with `edge.quickTunnels` set.
 // Each gets a random hostname under that zone and a short-lived certificate bound to it; both vanish with the connector.
-import { z } from 'zod';
-import { definePlugin } from '../../core/plugin.ts';
-import { durationSchema } from '../../core/kernel/duration.ts';
-import { ApiError } from '../../core/edge/api-server.ts';
-import { splitHostPort } from '../../core/edge/edge.ts';
-import type { EdgeAddresses } from '../../core/edge/hooks.ts';
-import { TunnelRegistryToken } from '../../core/edge/registry.ts';
+import { ApiError, TunnelRegistryToken, definePlugin, durationSchema, splitHostPort, z, type EdgeAddresses } from 'burrow';
 import { OriginCaToken } from '../origin-ca/service.ts';
+import { registerQuickTunnelCommand } from './cli.ts';
 import { quickHostname } from './names.ts';
 import { CreationRateLimit } from './rate-limit.ts';
 
@@ -42,6 +37,9 @@ export default definePlugin({
   id: 'quick-tunnels',
   description: 'Anonymous quick tunnels under edge.quickTunnels, rate-limited per client address',
   options,
+  // The edge signs quick tunnels' certificates with origin-ca's CA; the CLI makes their keys with it.
+  requires: ['origin-ca'],
+  cli: registerQuickTunnelCommand,
 
   edge(api, opts) {
     const zone = api.settings.quickTunnels;
@@ -54,14 +52,17 @@ export default definePlugin({
     });
 
     const registry = () => api.services.get(TunnelRegistryToken);
+    /** Deleted through the edge, so its route is withdrawn wherever it was published. */
+    const remove = async (tunnelId: string) => {
+      const tunnel = await registry().getTunnel(tunnelId);
+      if (tunnel) await api.tunnels.delete(tunnel);
+    };
     const removeLater = (tunnelId: string, ms: number) => {
       clearTimeout(quick.get(tunnelId));
       const timer = setTimeout(() => {
         if (api.connections.forTunnel(tunnelId).length > 0) return;
         quick.delete(tunnelId);
-        registry()
-          .deleteTunnel(tunnelId)
-          .then(
+        remove(tunnelId).then(
             () => api.log.info({ tunnel: tunnelId }, 'quick tunnel removed'),
             (error: Error) => api.log.error({ err: error, tunnel: tunnelId }, 'could not remove a quick tunnel'),
           );
@@ -97,15 +98,13 @@ export default definePlugin({
         // A quick tunnel's zone is its own hostname: its certificate covers that one name and nothing else.
         let hostname = quickHostname(zone);
         while (await registry().tunnelForHostname(hostname)) hostname = quickHostname(zone);
-        const created = await registry().createTunnel({ name: hostname.split('.')[0]!, zone: hostname, ephemeral: true });
+        const created = await api.tunnels.create({ name: hostname.split('.')[0]!, zone: hostname, ephemeral: true });
         const { tunnel } = created;
         quick.set(tunnel.id, undefined);
         removeLater(tunnel.id, opts.connectWithin);
         try {
           const signed = await api.services.get(OriginCaToken).tunnelCertificate(body.csr, tunnel, req.raw.headers.host, opts.certificateValidity / DAY_MS);
-          await api.hooks.beforeRouteHostname.promise({ hostname, tunnel });
-          const route = await registry().routeHostname(hostname, tunnel.id);
-          await api.hooks.afterRouteHostname.promise(route);
+          await api.tunnels.route(hostname, tunnel);
           api.log.info({ hostname, tunnel: tunnel.id, client }, 'quick tunnel created');
           const response: QuickTunnelResponse = {
             hostname,
@@ -121,7 +120,7 @@ export default definePlugin({
         } catch (error) {
           clearTimeout(quick.get(tunnel.id));
           quick.delete(tunnel.id);
-          await registry().deleteTunnel(tunnel.id);
+          await remove(tunnel.id);
           throw error;
         }
       },
@@ -130,7 +129,7 @@ export default definePlugin({
 
     return async () => {
       for (const timer of quick.values()) clearTimeout(timer);
-      await Promise.all([...quick.keys()].map((id) => registry().deleteTunnel(id).catch(() => undefined)));
+      await Promise.all([...quick.keys()].map((id) => remove(id).catch(() => undefined)));
       quick.clear();
     };
   },

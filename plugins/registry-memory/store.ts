@@ -2,7 +2,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { RouteConflictError, type CreatedTunnel, type RouteRecord, type TunnelRecord, type TunnelRegistry } from '../../core/edge/registry.ts';
+import { BurrowError, RouteConflictError, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 
 interface StoredTunnel extends TunnelRecord {
   readonly secretHash: string;
@@ -17,6 +17,8 @@ interface Snapshot {
 export class MemoryRegistry implements TunnelRegistry {
   private readonly tunnels = new Map<string, StoredTunnel>();
   private readonly routes = new Map<string, RouteRecord>();
+  /** Live connections by tunnel id, then connection id: one PoP's own, so never persisted. */
+  private readonly presence = new Map<string, Map<string, PresenceRecord>>();
   private saving: Promise<void> = Promise.resolve();
 
   private constructor(private readonly file?: string) {}
@@ -45,7 +47,7 @@ export class MemoryRegistry implements TunnelRegistry {
 
   async createTunnel(input: { name: string; zone: string; ephemeral?: boolean }): Promise<CreatedTunnel> {
     if ([...this.tunnels.values()].some((t) => t.name === input.name && t.zone === input.zone)) {
-      throw Object.assign(new Error(`a tunnel named "${input.name}" already exists in ${input.zone}`), { code: 'BURROW_ERR_TUNNEL_EXISTS', expected: true });
+      throw new BurrowError('BURROW_ERR_TUNNEL_EXISTS', `a tunnel named "${input.name}" already exists in ${input.zone}`, { hint: 'pick another name or delete the old tunnel' });
     }
     const secret = randomBytes(32).toString('base64');
     const stored: StoredTunnel = {
@@ -112,6 +114,21 @@ export class MemoryRegistry implements TunnelRegistry {
     }
     const tunnel = route && this.tunnels.get(route.tunnelId);
     return tunnel && publicView(tunnel);
+  }
+
+  async addPresence(record: PresenceRecord): Promise<void> {
+    let live = this.presence.get(record.tunnelId);
+    if (!live) this.presence.set(record.tunnelId, (live = new Map()));
+    live.set(record.connectionId, record);
+  }
+
+  async removePresence(record: PresenceRecord): Promise<void> {
+    const live = this.presence.get(record.tunnelId);
+    if (live?.delete(record.connectionId) && live.size === 0) this.presence.delete(record.tunnelId);
+  }
+
+  async listPresence(tunnelId: string): Promise<PresenceRecord[]> {
+    return [...(this.presence.get(tunnelId)?.values() ?? [])];
   }
 
   /** Writes are serialized and atomic (temp file + rename) so a crash never leaves half a file. */

@@ -68,6 +68,7 @@ export async function createTunnel(edge: TestEdge, name: string, hostnames: stri
     tunnelId: created.tunnel.id,
     tunnelSecret: created.secret,
     tunnelName: name,
+    zone,
     tls: { caPem: login.ca, certPem: login.certificate, keyPem },
     edge: login.edge.tunnel,
     apiToken: login.apiToken,

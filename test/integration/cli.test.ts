@@ -317,6 +317,12 @@ describe('burrow --help', () => {
     assert.deepEqual(missing, []);
   });
 
+  it('lists the commands the built-in plugins contribute beside the core ones', async () => {
+    const listed = async (command: string[]) => [...((await help(command)).stdout.split(/^Commands:\n/m)[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]);
+    assert.deepEqual((await listed([])).filter((name) => name !== 'help').sort(), ['demo', 'edge', 'login', 'tunnel']);
+    assert.deepEqual((await listed(['tunnel'])).sort(), ['create', 'delete', 'info', 'ingress', 'list', 'route', 'run', 'token']);
+  });
+
   const options: Array<[command: string[], option: RegExp, what: string]> = [
     [['tunnel'], /--url <url>\s+quick tunnel/, 'the quick tunnel: burrow tunnel --url'],
     [['tunnel'], /--edge <url>\s+quick tunnel/, 'the quick tunnel edge API'],

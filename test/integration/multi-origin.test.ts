@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Connector } from '../../core/connector/connector.ts';
-import { loadConfig } from '../../core/kernel/config.ts';
-import { createTunnel, removeDir, startConnector, startEdge, tempDir, type TestEdge } from '../helpers/harness.ts';
+import { createTunnel, removeDir, startEdge, tempDir, type TestEdge } from '../helpers/harness.ts';
+import { connectorFromConfigFile } from '../helpers/config-files.ts';
 import { stopAll, visit, type VisitorResponse } from '../helpers/http.ts';
 import { runCli } from '../helpers/cli.ts';
 import { originCertificates } from '../helpers/tls.ts';
@@ -141,8 +141,8 @@ ingress:
 
   edge = await startEdge();
   const credentials = await createTunnel(edge, 'multi', ['*.example.test', 'example.test']);
-  const { config } = await loadConfig(configFile);
-  connector = await startConnector(credentials, config, { configFile });
+  connector = await connectorFromConfigFile(configFile, credentials);
+  await connector.start();
 });
 
 after(async () => {

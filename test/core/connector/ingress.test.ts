@@ -1,9 +1,16 @@
-// Tests for ingress rules: matching, validation errors, service parsing and originRequest resolution.
+// Tests for ingress rules: matching, validation errors, service parsing and originRequest resolution (with the built-in origins).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Ingress, parseService, type IngressRuleConfig, type ServiceSpec } from '../../../core/connector/ingress.ts';
-import { resolveOriginRequest, type OriginRequestConfig } from '../../../core/connector/origin-request.ts';
+import { Ingress, parseService, type IngressRuleConfig, type OriginRequestConfig, type ServiceSpec } from '../../../core/connector/ingress.ts';
+import { OriginCatalog } from '../../../core/connector/origin-catalog.ts';
 import { ConfigError, formatKeyPath } from '../../../core/kernel/errors.ts';
+import originHttp from '../../../plugins/origin-http/index.ts';
+import originUnix from '../../../plugins/origin-unix/index.ts';
+import originFile from '../../../plugins/origin-file/index.ts';
+import originStatus from '../../../plugins/origin-status/index.ts';
+import originHello from '../../../plugins/origin-hello/index.ts';
+
+const origins = OriginCatalog.of([originHttp, originUnix, originFile, originStatus, originHello].map((definition) => ({ definition, options: undefined })));
 
 function assertConfigError(fn: () => unknown, expected: { keyPath: string; includes: string[] }): void {
   assert.throws(fn, (error: unknown) => {
@@ -88,12 +95,20 @@ describe('IngressRule.describe', () => {
 
 describe('Ingress.parse', () => {
   it('answers everything with 503 when there is no ingress, as cloudflared does', () => {
-    const ingress = Ingress.parse(undefined, { connectTimeout: '5s' });
+    const ingress = Ingress.parse(undefined, { connectTimeout: '5s' }, { origins });
     assert.equal(ingress.rules.length, 1);
     const rule = ingress.match('any.test', '/x');
-    assert.deepEqual(rule.service, { kind: 'status', scheme: 'http_status', status: 503, raw: 'http_status:503' });
-    assert.equal(rule.originRequest.connectTimeout, 5_000);
+    assert.deepEqual(rule.service, { scheme: 'http_status', rest: '503', raw: 'http_status:503' });
+    assert.equal(origins.parse(rule.service, ['ingress', 0, 'service']), 503);
+    // The top-level layer is still checked, though the status origin reads none of it.
+    assert.deepEqual(rule.originRequest, {});
     assert.deepEqual(ingress.hostnames(), []);
+  });
+
+  it('without the loaded origins, checks only what every rule shares and keeps originRequest as written', () => {
+    const ingress = Ingress.parse([{ service: 'echo:x', originRequest: { anything: 1 } }], { connectTimeout: '5s' });
+    assert.deepEqual(ingress.rules[0]!.service, { scheme: 'echo', rest: 'x', raw: 'echo:x' });
+    assert.deepEqual({ ...ingress.rules[0]!.originRequest }, { connectTimeout: '5s', anything: 1 });
   });
 
   it('treats an empty or "*" hostname and an empty path as absent, as cloudflared does', () => {
@@ -222,6 +237,12 @@ describe('Ingress.parse', () => {
       includes: ['unknown option "conectTimeout"', 'did you mean "connectTimeout"?'],
     },
     {
+      name: 'a scheme no plugin serves',
+      rules: [{ hostname: 'a.test', service: 'hello_world' }, { service: 'echo:label' }],
+      keyPath: 'ingress[1].service',
+      includes: ['no plugin serves "echo:label" (scheme "echo")', 'http, https, ws, wss, unix, unix+tls, file, http_status, hello_world', 'add the plugin that serves "echo"'],
+    },
+    {
       name: 'unknown originRequest key with no close match',
       rules: [{ service: 'hello_world', originRequest: { zzz: 1 } }],
       keyPath: 'ingress[0].originRequest.zzz',
@@ -276,7 +297,7 @@ describe('Ingress.parse', () => {
   for (const { name, rules, topLevel, keyPath, includes } of errors) {
     it(`rejects ${name}`, () => {
       assertConfigError(
-        () => Ingress.parse(rules as IngressRuleConfig[], topLevel as OriginRequestConfig, { file: 'burrow.yml' }),
+        () => Ingress.parse(rules as IngressRuleConfig[], topLevel as OriginRequestConfig, { file: 'burrow.yml', origins }),
         { keyPath, includes },
       );
     });
@@ -289,35 +310,36 @@ describe('Ingress.parse', () => {
 });
 
 describe('parseService', () => {
-  const valid: Array<[raw: string, expected: Partial<ServiceSpec> & { href?: string }]> = [
-    ['http://127.0.0.1:3000', { kind: 'url', scheme: 'http', href: 'http://127.0.0.1:3000/' }],
-    ['https://origin.internal/', { kind: 'url', scheme: 'https', href: 'https://origin.internal/' }],
-    ['HTTP://Origin:80', { kind: 'url', scheme: 'http', href: 'http://origin/' }],
-    ['ws://127.0.0.1:9000', { kind: 'url', scheme: 'ws' }],
-    ['wss://chat.internal', { kind: 'url', scheme: 'wss' }],
-    ['tcp://localhost:22', { kind: 'url', scheme: 'tcp' }],
-    ['unix:/run/app.sock', { kind: 'unix', scheme: 'unix', socketPath: '/run/app.sock' }],
-    ['unix+tls:/run/app.sock', { kind: 'unix', scheme: 'unix+tls', socketPath: '/run/app.sock' }],
-    ['file:///srv/www', { kind: 'file', scheme: 'file', dir: '/srv/www' }],
-    ['file:///srv/my%20site', { kind: 'file', scheme: 'file', dir: '/srv/my site' }],
-    ['file:///srv/app?spa', { kind: 'file', scheme: 'file', dir: '/srv/app' }],
-    ['file://./site', { kind: 'file', scheme: 'file', dir: './site' }],
-    ['file://../shared/my%20site?spa', { kind: 'file', scheme: 'file', dir: '../shared/my site' }],
-    ['file://.', { kind: 'file', scheme: 'file', dir: '.' }],
-    ['http_status:404', { kind: 'status', scheme: 'http_status', status: 404 }],
-    ['http_status:503', { kind: 'status', scheme: 'http_status', status: 503 }],
-    ['hello_world', { kind: 'builtin', scheme: 'hello_world', rest: '' }],
-    ['bastion', { kind: 'builtin', scheme: 'bastion', rest: '' }],
-    ['socks-proxy', { kind: 'builtin', scheme: 'socks-proxy', rest: '' }],
-    ['s3:bucket/prefix', { kind: 'builtin', scheme: 's3', rest: 'bucket/prefix' }],
+  const valid: Array<[raw: string, expected: Omit<ServiceSpec, 'raw' | 'url'> & { href?: string }, target?: unknown]> = [
+    ['http://127.0.0.1:3000', { scheme: 'http', rest: '//127.0.0.1:3000', href: 'http://127.0.0.1:3000/' }, new URL('http://127.0.0.1:3000/')],
+    ['https://origin.internal/', { scheme: 'https', rest: '//origin.internal/', href: 'https://origin.internal/' }, new URL('https://origin.internal/')],
+    ['HTTP://Origin:80', { scheme: 'http', rest: '//Origin:80', href: 'http://origin/' }, new URL('http://origin/')],
+    ['ws://127.0.0.1:9000', { scheme: 'ws', rest: '//127.0.0.1:9000' }, new URL('http://127.0.0.1:9000/')],
+    ['wss://chat.internal', { scheme: 'wss', rest: '//chat.internal' }, new URL('https://chat.internal/')],
+    ['tcp://localhost:22', { scheme: 'tcp', rest: '//localhost:22', href: 'tcp://localhost:22' }],
+    ['unix:/run/app.sock', { scheme: 'unix', rest: '/run/app.sock' }, { secure: false, socketPath: '/run/app.sock' }],
+    ['unix+tls:/run/app.sock', { scheme: 'unix+tls', rest: '/run/app.sock' }, { secure: true, socketPath: '/run/app.sock' }],
+    ['file:///srv/www', { scheme: 'file', rest: '///srv/www', href: 'file:///srv/www' }, { dir: '/srv/www', spa: false }],
+    ['file:///srv/my%20site', { scheme: 'file', rest: '///srv/my%20site' }, { dir: '/srv/my site', spa: false }],
+    ['file:///srv/app?spa', { scheme: 'file', rest: '///srv/app?spa' }, { dir: '/srv/app', spa: true }],
+    ['file://./site', { scheme: 'file', rest: '//./site' }, { dir: './site', spa: false }],
+    ['file://../shared/my%20site?spa', { scheme: 'file', rest: '//../shared/my%20site?spa' }, { dir: '../shared/my site', spa: true }],
+    ['file://.', { scheme: 'file', rest: '//.' }, { dir: '.', spa: false }],
+    ['http_status:404', { scheme: 'http_status', rest: '404' }, 404],
+    ['http_status:503', { scheme: 'http_status', rest: '503' }, 503],
+    ['hello_world', { scheme: 'hello_world', rest: '' }],
+    ['bastion', { scheme: 'bastion', rest: '' }],
+    ['socks-proxy', { scheme: 'socks-proxy', rest: '' }],
+    ['s3:bucket/prefix', { scheme: 's3', rest: 'bucket/prefix' }],
   ];
 
-  for (const [raw, expected] of valid) {
-    it(`parses ${raw}`, () => {
-      const spec = parseService(raw, 'ingress[0].service');
+  for (const [raw, expected, target] of valid) {
+    it(`parses ${raw}${target === undefined ? '' : ', and its plugin reads it'}`, () => {
+      const spec = parseService(raw, 'ingress[0].service', undefined, origins);
       const { href, ...fields } = expected;
       assert.deepEqual({ ...spec, url: undefined }, { ...fields, raw, url: undefined });
-      if (href !== undefined) assert.equal(spec.kind === 'url' && spec.url.href, href);
+      if (href !== undefined) assert.equal(spec.url?.href, href);
+      if (target !== undefined) assert.deepEqual(origins.parse(spec, ['ingress', 0, 'service']), target);
     });
   }
 
@@ -326,22 +348,28 @@ describe('parseService', () => {
     ['http://127.0.0.1:3000/app', ['has a path', "ingress rules don't support proxying to a different path", 'use http://127.0.0.1:3000 as the service']],
     ['https://origin/?x=1', ['has a path', 'use https://origin as the service']],
     ['http://', ['is not a valid service URL', 'use http://host:port']],
-    ['tcp://', ['it has no host', 'use tcp://host:port']],
+    ['tcp://', ['no plugin serves "tcp://"', 'use a scheme the loaded plugins serve (http, https']],
     ['http_status:99', ['not a valid HTTP status', 'from 100 to 599']],
     ['http_status:600', ['not a valid HTTP status', 'e.g. http_status:404']],
     ['http_status:abc', ['not a valid HTTP status']],
+    ['http_status:101', ['is an informational (1xx) status, which cannot end a response', 'use a final status from 200 to 599']],
     ['file://srv/www', ['not a valid file:// URL', 'use an absolute directory, e.g. file:///srv/www']],
     ['file:www', ['not a valid file:// URL', 'use an absolute directory']],
     ['file://.site', ['not a valid file:// URL', 'or one relative to the config file, e.g. file://./site']],
+    ['file:///srv/app?spa=yes', ['spa=yes is not true or false', 'write ?spa or ?spa=true']],
     ['unix:', ['names no socket path', 'use unix:/path/to/socket']],
     ['localhost:8080', ['it has no scheme', 'add one, e.g. http://localhost:8080']],
     ['127.0.0.1', ['it has no scheme', 'http://127.0.0.1']],
+    ['127.0.0.1:8080', ['it has no scheme', 'http://127.0.0.1:8080']],
     ['foo bar', ['"foo bar" is not a valid service', 'use http://host:port']],
   ];
 
   for (const [raw, includes] of invalid) {
     it(`rejects ${JSON.stringify(raw)}`, () => {
-      assertConfigError(() => parseService(raw, 'ingress[2].service', 'burrow.yml'), { keyPath: 'ingress[2].service', includes });
+      assertConfigError(() => origins.parse(parseService(raw, 'ingress[2].service', 'burrow.yml', origins), ['ingress', 2, 'service'], 'burrow.yml'), {
+        keyPath: 'ingress[2].service',
+        includes,
+      });
     });
   }
 });
@@ -361,7 +389,11 @@ describe('originRequest', () => {
     bastionMode: false,
   };
 
-  const cases: Array<[name: string, layers: Array<OriginRequestConfig | undefined>, expected: object]> = [
+  /** The options in effect for an http:// rule with these layers: top-level first, then the rule's own. */
+  const resolve = (topLevel?: OriginRequestConfig, own?: OriginRequestConfig) =>
+    Ingress.parse([{ service: 'http://127.0.0.1:1', originRequest: own }], topLevel, { origins }).rules[0]!.originRequest;
+
+  const cases: Array<[name: string, layers: [OriginRequestConfig?, OriginRequestConfig?], expected: object]> = [
     ['defaults with no layers', [], defaults],
     ['defaults with empty layers', [undefined, {}], defaults],
     ['a top-level value', [{ connectTimeout: '5s' }], { ...defaults, connectTimeout: 5_000 }],
@@ -377,14 +409,15 @@ describe('originRequest', () => {
 
   for (const [name, layers, expected] of cases) {
     it(`resolves ${name}`, () => {
-      assert.deepEqual({ ...resolveOriginRequest(...layers) }, expected);
+      assert.deepEqual({ ...resolve(...layers) }, expected);
     });
   }
 
   it('applies per-rule options over top-level ones in parsed ingress rules', () => {
     const ingress = Ingress.parse(
-      [{ hostname: 'a.test', service: 'http://127.0.0.1:1', originRequest: { keepAliveTimeout: '10s', http2Origin: true } }, { service: 'http_status:404' }],
+      [{ hostname: 'a.test', service: 'http://127.0.0.1:1', originRequest: { keepAliveTimeout: '10s', http2Origin: true } }, { service: 'unix:/run/app.sock' }],
       { keepAliveTimeout: '2m', noTLSVerify: true },
+      { origins },
     );
     const [own, fallback] = ingress.rules;
     assert.equal(own!.originRequest.keepAliveTimeout, 10_000);
@@ -395,7 +428,12 @@ describe('originRequest', () => {
   });
 
   it('freezes resolved options, since rules share them with every request', () => {
-    assert.ok(Object.isFrozen(resolveOriginRequest({})));
+    assert.ok(Object.isFrozen(resolve({})));
+  });
+
+  it('gives a rule only the options its origin reads', () => {
+    const ingress = Ingress.parse([{ hostname: 'a.test', service: 'hello_world', originRequest: { noTLSVerify: true } }, { service: 'http_status:404' }], { connectTimeout: '5s' }, { origins });
+    assert.deepEqual(ingress.rules.map((rule) => ({ ...rule.originRequest })), [{}, {}]);
   });
 });
 

@@ -8,6 +8,9 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig, validateConfig } from '../../../core/kernel/config.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
 import { assertConfigError } from '../../helpers/errors.ts';
+import { definePlugin } from '../../../core/plugin.ts';
+import type { BurrowConfig } from '../../../config/schema.ts';
+import { createTestKit } from '../../../core/testing/index.ts';
 
 const coreIndexUrl = pathToFileURL(path.resolve(import.meta.dirname, '../../../core/index.ts')).href;
 
@@ -41,6 +44,9 @@ async function folder(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
+/** What the schema fills in for a connector when the file leaves the keys out. */
+const connectorDefaults = { 'ha-connections': 4, 'grace-period': 30_000, 'heartbeat-interval': 5_000, 'heartbeat-count': 5, retries: 0 };
+
 describe('loadConfig: file formats', () => {
   const cases: Array<{ name: string; files: Record<string, string>; load: string; expected: Record<string, unknown> }> = [
     {
@@ -61,10 +67,10 @@ describe('loadConfig: file formats', () => {
       expected: { tunnel: 'app', retries: 2 },
     },
     {
-      name: 'an empty YAML file is an empty config',
+      name: 'an empty YAML file is the defaults',
       files: { 'empty.yaml': '' },
       load: 'empty.yaml',
-      expected: {},
+      expected: connectorDefaults,
     },
     {
       name: 'JSON',
@@ -101,7 +107,7 @@ describe('loadConfig: file formats', () => {
       const loaded = await loadConfig(file);
       assert.equal(loaded.file, file);
       for (const [key, value] of Object.entries(c.expected)) assert.deepEqual((loaded.config as Record<string, unknown>)[key], value, key);
-      if (Object.keys(c.expected).length === 0) assert.deepEqual(loaded.config, {});
+      if (c.expected === connectorDefaults) assert.deepEqual(loaded.config, connectorDefaults);
     });
   }
 
@@ -247,6 +253,7 @@ describe('validateConfig', () => {
     ['protocol quic (cloudflared-only, ignored)', { protocol: 'quic' }],
     ['durations as numbers of seconds', { 'grace-period': 30, 'heartbeat-interval': 5 }],
     ['plugins as names and {use, options}', { plugins: ['metrics', { use: './local.ts', options: { a: 1 } }] }],
+    ['a plugin switched off with enabled: false', { plugins: [{ use: 'discovery-static', enabled: false }], edge: { plugins: [{ use: 'metrics', enabled: false }] } }],
     ['a full edge section', { edge: { pop: 'fra', listen: { http: '0.0.0.0:80', tunnel: '[::]:7844', api: '127.0.0.1:7845' }, zones: ['example.test'], dataDir: '/tmp/x' } }],
   ];
   for (const [name, raw] of accepted) {
@@ -254,6 +261,19 @@ describe('validateConfig', () => {
       assert.doesNotThrow(() => validateConfig(raw, 'burrow.yaml'));
     });
   }
+
+  it('fills the connector defaults, so plugins read the values the connector uses', () => {
+    assert.deepEqual(validateConfig({}), connectorDefaults);
+    assert.deepEqual(validateConfig({ 'ha-connections': 2, 'grace-period': '1s' }), { ...connectorDefaults, 'ha-connections': 2, 'grace-period': 1_000 });
+  });
+
+  it('hands connector plugins the resolved config as api.settings', async () => {
+    let seen: BurrowConfig | undefined;
+    const kit = await createTestKit({ plugins: [definePlugin({ id: 'settings-reader', connector: (api) => void (seen = api.settings) })] });
+    await kit.close();
+    const { ingress: _rules, originRequest: _defaults, ...rest } = seen!;
+    assert.deepEqual(rest, connectorDefaults);
+  });
 
   it('converts durations to milliseconds', () => {
     const config = validateConfig({ 'grace-period': '1m30s', 'heartbeat-interval': '500ms' });
@@ -268,6 +288,7 @@ describe('validateConfig', () => {
     ['metrics without a port', { metrics: 'localhost' }, 'metrics'],
     ['heartbeat-count too large', { 'heartbeat-count': 1000 }, 'heartbeat-count'],
     ['edge.pop with capitals', { edge: { pop: 'FRA' } }, 'edge.pop'],
+    ['enabled as a string', { plugins: [{ use: 'metrics', enabled: 'no' }] }, 'plugins[0]'],
   ];
   for (const [name, raw, keyPath] of rejected) {
     it(`rejects ${name} naming ${keyPath}`, () => {

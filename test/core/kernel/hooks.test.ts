@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createEdgeHooks, RegistrationRefused, type EdgeConnectionInfo, type TunnelTlsOptions } from '../../../core/edge/hooks.ts';
 import { createConnectorHooks, type TunnelCredentials } from '../../../core/connector/hooks.ts';
-import type { Origin, OriginEnvironment } from '../../../core/connector/origin.ts';
-import type { ServiceSpec } from '../../../core/connector/ingress.ts';
+import type { ConnectorConnectionInfo } from '../../../core/connector/hooks.ts';
 import type { TunnelRecord } from '../../../core/edge/registry.ts';
 import { PluginError } from '../../../core/kernel/plugin.ts';
 import { BurrowError, ConfigError } from '../../../core/kernel/errors.ts';
@@ -12,8 +11,7 @@ import { decodeTunnelToken } from '../../../plugins/origin-ca/tunnel-token.ts';
 import { OriginCertError } from '../../../plugins/origin-ca/cert-file.ts';
 
 const tunnel = (name: string): TunnelRecord => ({ id: `id-${name}`, name, zone: 'example.test', createdAt: '2024-01-01T00:00:00.000Z' });
-const statusService: ServiceSpec = { kind: 'status', scheme: 'http_status', status: 404, raw: 'http_status:404' };
-const environment = {} as OriginEnvironment;
+const connectorConnection = { index: 0, connectionId: 'c1', pop: 'test', edge: { host: '127.0.0.1', port: 1 } } as ConnectorConnectionInfo;
 const connection = { id: 'c1', tunnelId: 't1' } as EdgeConnectionInfo;
 
 /** Asserts a PluginError naming the tapping plugin and the hook, keeping the original error as cause. */
@@ -62,16 +60,20 @@ describe('hook sets are frozen', () => {
 
   it('the edge and connector hooks have the documented names', () => {
     assert.deepEqual(Object.keys(createEdgeHooks()).sort(), [
+      'afterCreateTunnel',
+      'afterDeleteTunnel',
       'afterListen',
       'afterRegister',
       'afterRouteHostname',
+      'afterUnrouteHostname',
       'beforeRegister',
       'beforeRouteHostname',
       'connectionLost',
       'prepareTunnelTls',
+      'resolveForwarding',
       'resolveTunnel',
     ]);
-    assert.deepEqual(Object.keys(createConnectorHooks()).sort(), ['afterConnect', 'connectionLost', 'resolveCredentials', 'resolveEdges', 'resolveOrigin']);
+    assert.deepEqual(Object.keys(createConnectorHooks()).sort(), ['afterConnect', 'connectionLost', 'resolveCredentials', 'resolveEdges']);
   });
 });
 
@@ -104,23 +106,6 @@ describe('tap order and results', () => {
     assert.equal(await hooks.resolveCredentials.promise({ configDir: '/tmp' }), undefined);
   });
 
-  it('a sync bail hook returns the first answer in tap order', () => {
-    const hooks = createConnectorHooks();
-    const origin = (name: string): Origin & { name: string } => ({ name, serve: async () => undefined });
-    const called: string[] = [];
-    hooks.resolveOrigin.tap('not-mine', () => void called.push('not-mine'));
-    hooks.resolveOrigin.tap('mine', () => {
-      called.push('mine');
-      return origin('mine');
-    });
-    hooks.resolveOrigin.tap('also-mine', () => {
-      called.push('also-mine');
-      return origin('also-mine');
-    });
-    assert.equal((hooks.resolveOrigin.call(statusService, environment) as Origin & { name: string }).name, 'mine');
-    assert.deepEqual(called, ['not-mine', 'mine']);
-  });
-
   it('the waterfall passes each value to the next tap, and keeps it when a tap returns nothing', async () => {
     const hooks = createEdgeHooks();
     hooks.prepareTunnelTls.tap('cert', (tls) => ({ ...tls, cert: 'CERT' }));
@@ -141,13 +126,13 @@ describe('tap order and results', () => {
     assert.deepEqual(called, ['slow', 'fast']);
   });
 
-  it('a tap registered with a stage runs by stage, then by tap order', () => {
+  it('a tap registered with a stage runs by stage, then by tap order', async () => {
     const hooks = createEdgeHooks();
     const called: string[] = [];
     hooks.afterRegister.tap('b', () => void called.push('b'));
     hooks.afterRegister.tap({ name: 'early', stage: -10 }, () => void called.push('early'));
     hooks.afterRegister.tap('c', () => void called.push('c'));
-    hooks.afterRegister.call(connection);
+    await hooks.afterRegister.promise(connection);
     assert.deepEqual(called, ['early', 'b', 'c']);
   });
 });
@@ -155,11 +140,11 @@ describe('tap order and results', () => {
 describe('errors name the plugin and the hook', () => {
   it('a sync tap that throws on a sync hook', () => {
     const hooks = createConnectorHooks();
-    const cause = new Error('bad scheme');
-    hooks.resolveOrigin.tap('my-origin', () => {
+    const cause = new Error('bad counter');
+    hooks.afterConnect.tap('my-metrics', () => {
       throw cause;
     });
-    assert.throws(() => hooks.resolveOrigin.call(statusService, environment), (error) => isPluginError(error, 'my-origin', 'resolveOrigin', cause));
+    assert.throws(() => hooks.afterConnect.call(connectorConnection), (error) => isPluginError(error, 'my-metrics', 'afterConnect', cause));
   });
 
   it('a sync tap that throws on an async hook', async () => {
@@ -201,7 +186,7 @@ describe('errors name the plugin and the hook', () => {
     hooks.resolveEdges.tapPromise('stringly', async () => {
       throw 'plain string';
     });
-    const credentials: TunnelCredentials = { tunnelId: 't', tunnelSecret: 's', tls: { caPem: '' } };
+    const credentials: TunnelCredentials = { tunnelId: 't', tunnelSecret: 's', zone: 'example.test', tls: { caPem: '' } };
     await assert.rejects(hooks.resolveEdges.promise({ credentials, overrides: [] }), (error) => {
       isPluginError(error, 'stringly', 'resolveEdges');
       assert.ok((error as Error).message.includes('plain string'));

@@ -1,11 +1,12 @@
-// Tests for the plugin loader: resolving built-in, local and missing plugins, option validation, and setup/dispose order.
+// Tests for the plugin loader: resolving built-in, local and missing plugins, role slots, enabled: false, requires, option validation, and setup/dispose order.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { resolvePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
+import { resolvePlugins, resolveRuntimePlugins, runDisposers, setupPlugins, type PluginSource, type ResolvedPlugin } from '../../../core/kernel/loader.ts';
+import { defaultPlugins } from '../../../config/default.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
 import { assertConfigError } from '../../helpers/errors.ts';
 import { PluginError } from '../../../core/kernel/plugin.ts';
@@ -33,6 +34,10 @@ before(async () => {
     'no-default.mjs': `export const plugin = { id: 'named-only' };\n`,
     'no-id.mjs': `export default { connector() {} };\n`,
     'throws-on-import.mjs': `throw new Error('boom while importing');\n`,
+    // Stand-ins for config/default.ts: one default per kind of role, and one without a role.
+    'default-registry.mjs': `export default { id: 'default-registry', provides: ['registry'], edge() {} };\n`,
+    'default-discovery.mjs': `export default { id: 'default-discovery', provides: ['edge-discovery'], connector() {} };\n`,
+    'default-plain.mjs': `export default { id: 'default-plain', edge() {} };\n`,
   };
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
 });
@@ -50,12 +55,12 @@ function rejectsWithConfigError(promise: Promise<unknown>, keyPath: string, incl
 
 describe('resolvePlugins', () => {
   it('resolves a built-in plugin by id', async () => {
-    const [plugin, ...rest] = await resolvePlugins([at('origin-status', 0)], configFile);
+    const [plugin, ...rest] = await resolvePlugins([at('discovery-static', 0)], configFile);
     assert.equal(rest.length, 0);
-    assert.equal(plugin!.definition.id, 'origin-status');
+    assert.equal(plugin!.definition.id, 'discovery-static');
     assert.equal(typeof (plugin!.definition as PluginDefinition).connector, 'function');
     assert.equal(plugin!.keyPath, 'plugins[0]');
-    assert.equal(plugin!.source, path.join(repo, 'plugins', 'origin-status', 'index.ts'));
+    assert.equal(plugin!.source, path.join(repo, 'plugins', 'discovery-static', 'index.ts'));
   });
 
   it('labels plugins that come from the defaults as (built-in)', async () => {
@@ -143,6 +148,125 @@ describe('resolvePlugins', () => {
     const resolved = await resolvePlugins([{ spec: 'origin-status', keyPath: [] }, at('origin-status', 0)], configFile);
     assert.equal(resolved.length, 1);
     assert.equal(resolved[0]!.keyPath, 'plugins[0]');
+  });
+});
+
+describe('resolveRuntimePlugins: role slots, enabled: false and requires', () => {
+  const defaults = ['./default-plain.mjs', './default-registry.mjs', './default-discovery.mjs'];
+  const definition = (id: string, extra: Partial<PluginDefinition> = {}): PluginDefinition => ({ id, ...extra });
+  const runtime = (...listed: PluginSource['spec'][]) => resolveRuntimePlugins({ defaults, listed: listed.map((spec, i) => at(spec, i)), configFile });
+  const order = (plugins: ResolvedPlugin[]) => plugins.map((p) => `${p.definition.id} ${p.keyPath}`);
+
+  it('loads the defaults in order, then plugins without a role', async () => {
+    assert.deepEqual(order(await runtime({ use: definition('extra') })), [
+      'default-plain (built-in)',
+      'default-registry (built-in)',
+      'default-discovery (built-in)',
+      'extra plugins[0]',
+    ]);
+  });
+
+  it('a plugin for an exclusive role takes the default\'s slot and the default is not loaded', async () => {
+    const plugins = await runtime({ use: definition('extra') }, { use: definition('file-registry', { provides: ['registry'] }) });
+    assert.deepEqual(order(plugins), ['default-plain (built-in)', 'file-registry plugins[1]', 'default-discovery (built-in)', 'extra plugins[0]']);
+  });
+
+  it('plugins for a resolver-chain role answer first, in config order, with the default right behind as the fallback', async () => {
+    const plugins = await runtime({ use: definition('dns-discovery', { provides: ['edge-discovery'] }) }, { use: definition('file-discovery', { provides: ['edge-discovery'] }) });
+    assert.deepEqual(order(plugins), [
+      'default-plain (built-in)',
+      'default-registry (built-in)',
+      'dns-discovery plugins[0]',
+      'file-discovery plugins[1]',
+      'default-discovery (built-in)',
+    ]);
+  });
+
+  it('a default re-listed with options keeps its slot, and a plugin for its role still goes before it', async () => {
+    const plugins = await runtime('./default-discovery.mjs', { use: definition('dns-discovery', { provides: ['edge-discovery'] }) });
+    assert.deepEqual(order(plugins), ['default-plain (built-in)', 'default-registry (built-in)', 'dns-discovery plugins[1]', 'default-discovery plugins[0]']);
+  });
+
+  it('enabled: false switches a default off; a later entry switches it back on', async () => {
+    assert.deepEqual(order(await runtime({ use: './default-discovery.mjs', enabled: false })), ['default-plain (built-in)', 'default-registry (built-in)']);
+    assert.deepEqual(order(await runtime({ use: './default-discovery.mjs', enabled: false }, './default-discovery.mjs')), [
+      'default-plain (built-in)',
+      'default-registry (built-in)',
+      'default-discovery plugins[1]',
+    ]);
+  });
+
+  it('enabled: false on the default of a role still lets a listed plugin fill the slot', async () => {
+    const plugins = await runtime({ use: './default-discovery.mjs', enabled: false }, { use: definition('dns-discovery', { provides: ['edge-discovery'] }) });
+    assert.deepEqual(order(plugins), ['default-plain (built-in)', 'default-registry (built-in)', 'dns-discovery plugins[1]']);
+  });
+
+  it('enabled: false for a plugin that is not loaded anyway changes nothing, and its options are not checked', async () => {
+    const plugins = await runtime({ use: './local-ts.ts', enabled: false, options: { port: 'eighty' } });
+    assert.deepEqual(order(plugins), ['default-plain (built-in)', 'default-registry (built-in)', 'default-discovery (built-in)']);
+  });
+
+  it('a misspelt built-in id under enabled: false gets the unknown-plugin error with a did-you-mean', async () => {
+    const error = await rejectsWithConfigError(
+      resolveRuntimePlugins({ defaults: defaultPlugins, listed: [at({ use: 'discovery-statik', enabled: false }, 3)], configFile }),
+      'plugins[3]',
+      ['unknown plugin "discovery-statik"', 'did you mean "discovery-static"?'],
+    );
+    assert.match(error.message, /Fix: rename it to "discovery-static"/);
+  });
+
+  it('two config-listed plugins for one exclusive role are an error naming both entries', async () => {
+    await rejectsWithConfigError(
+      runtime({ use: definition('file-registry', { provides: ['registry'] }) }, { use: definition('redis-registry', { provides: ['registry'] }) }),
+      'plugins[1]',
+      ['"redis-registry"', '"file-registry" (plugins[0])', 'registry role', 'Fix: keep one of them: remove plugins[1] or plugins[0]'],
+    );
+  });
+
+  it('a re-listed default and a replacement for its exclusive role clash too', async () => {
+    await rejectsWithConfigError(runtime({ use: definition('file-registry', { provides: ['registry'] }) }, './default-registry.mjs'), 'plugins[1]', [
+      '"default-registry"',
+      '"file-registry" (plugins[0])',
+    ]);
+  });
+
+  it('an unknown role in provides is an error with a did-you-mean', async () => {
+    await rejectsWithConfigError(runtime({ use: definition('odd', { provides: ['registy' as never] }) }), 'plugins[0]', ['unknown role "registy"', 'did you mean "registry"?']);
+  });
+
+  it('a plugin whose requires is loaded (a default or another listed plugin) loads', async () => {
+    const plugins = await runtime({ use: definition('needs-plain', { requires: ['default-plain', 'helper'] }) }, { use: definition('helper') });
+    assert.deepEqual(order(plugins).slice(3), ['needs-plain plugins[0]', 'helper plugins[1]']);
+  });
+
+  it('a missing requirement is an error naming the plugin, where it was listed, the missing plugin and the fix', async () => {
+    await rejectsWithConfigError(runtime({ use: definition('other') }, { use: definition('needs-helper', { requires: ['helper'] }) }), 'plugins[1]', [
+      'plugin "needs-helper" (listed at plugins[1]) requires the plugin "helper", which is not loaded',
+      'Fix: add `- helper` to plugins',
+    ]);
+  });
+
+  it('a requirement switched off with enabled: false says where to switch it back on', async () => {
+    await rejectsWithConfigError(
+      runtime({ use: definition('needs-plain', { requires: ['default-plain'] }) }, { use: './default-plain.mjs', enabled: false }),
+      'plugins[0]',
+      ['requires the plugin "default-plain", which is switched off at plugins[1]', 'Fix: remove `enabled: false` from plugins[1]'],
+    );
+  });
+
+  it('gives the built-in defaults their roles: a listed registry replaces registry-memory, discovery-static stays as the fallback', async () => {
+    const builtin = (plugins: ResolvedPlugin[]) => plugins.map((p) => p.definition.id);
+    const plugins = await resolveRuntimePlugins({
+      defaults: defaultPlugins,
+      listed: [at({ use: definition('file-registry', { provides: ['registry'] }) }, 0), at({ use: definition('dns-discovery', { provides: ['edge-discovery'] }) }, 1)],
+      configFile,
+    });
+    const ids = builtin(plugins);
+    assert.ok(!ids.includes('registry-memory'), ids.join(', '));
+    assert.equal(ids.indexOf('file-registry'), builtin(await resolveRuntimePlugins({ defaults: defaultPlugins, listed: [], configFile })).indexOf('registry-memory'));
+    assert.equal(ids.indexOf('dns-discovery') + 1, ids.indexOf('discovery-static'));
+    const off = builtin(await resolveRuntimePlugins({ defaults: defaultPlugins, listed: [at({ use: 'discovery-static', enabled: false }, 0)], configFile }));
+    assert.ok(!off.includes('discovery-static'));
   });
 });
 

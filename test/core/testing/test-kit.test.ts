@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { definePlugin, z } from '../../../core/index.ts';
+import { defineOrigin, definePlugin, z } from '../../../core/index.ts';
 import { createTestKit } from '../../../core/testing/index.ts';
 
 /** A connector plugin that records the order middleware ran in, and answers requests itself (an origin). */
@@ -22,20 +22,21 @@ function tracer(events: string[]) {
         events.push(`connector ${label} ${ctx.clientIp} ${ctx.req.headers['burrow-ray'] === ctx.ray}`);
         await next();
       });
-      api.hooks.resolveOrigin.tap('tracer', (service) =>
-        service.kind === 'builtin' && service.scheme === 'trace'
-          ? {
-              async serve({ req, res }) {
-                let bytes = 0;
-                for await (const chunk of req) bytes += (chunk as Buffer).length;
-                res.writeHead(200, { 'content-type': 'application/json' });
-                res.end(JSON.stringify({ method: req.method, url: req.url, bytes, host: req.headers[':authority'] }));
-              },
-            }
-          : undefined,
-      );
       return () => void events.push('connector disposed');
     },
+    origins: [
+      defineOrigin({
+        schemes: ['trace'],
+        create: () => ({
+          async serve({ req, res }) {
+            let bytes = 0;
+            for await (const chunk of req) bytes += (chunk as Buffer).length;
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ method: req.method, url: req.url, bytes, host: req.headers[':authority'] }));
+          },
+        }),
+      }),
+    ],
   });
 }
 

@@ -19,7 +19,12 @@ import {
   zonesOfCertificate,
   type CertifiedKey,
 } from '../../../plugins/origin-ca/ca.ts';
-import { loadOrCreateCa, loadOrCreateServerCertificate } from '../../../plugins/origin-ca/ca-store.ts';
+import { loadOrCreateServerCertificate } from '../../../plugins/origin-ca/ca-store.ts';
+import { loadOrCreateCa as loadCaFiles } from '../../../plugins/trust-files/ca-files.ts';
+
+/** The CA as the edge keeps it: trust-files in <dataDir>/ca, minted by origin-ca on first use. */
+const loadOrCreateCa = (dataDir: string, opts: { commonName?: string } = {}) =>
+  loadCaFiles(join(dataDir, 'ca'), () => createCertificateAuthority({ commonName: opts.commonName ?? 'Burrow Edge CA' }));
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

@@ -1,7 +1,7 @@
 // The tunnel credentials file `<id>.json` (cloudflared's key names), written by `tunnel create`, read by `tunnel run`.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../kernel/errors.ts';
+import { ConfigError } from 'burrow';
 
 export interface CredentialsFile {
   TunnelID: string;

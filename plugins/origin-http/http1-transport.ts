@@ -1,24 +1,20 @@
-// An HTTP(S) origin proxied with http-proxy-3 over a keep-alive pool; maps failures to 502/504.
+// HTTP/1.1 to the origin with http-proxy-3 over a keep-alive pool, WebSocket upgrades included; maps failures to 502/504.
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { OriginError, type Origin, type RequestContext } from '../../core/connector/origin.ts';
-import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
-import { HOP_BY_HOP, connectionTokens } from '../../core/transport/hop-by-hop.ts';
-import { upgradeRequest } from '../../core/connector/tunnel-socket.ts';
+import { OriginError, endToEndHeaders, type RequestContext } from 'burrow';
+import type { HttpOriginOptions } from './options.ts';
+import type { HttpOriginTarget, HttpTransport } from './origin.ts';
+import { TunnelSocket, upgradeRequest } from './tunnel-socket.ts';
 
-export interface HttpOriginTarget {
-  /** `http://host:port` or `https://host:port`; for unix sockets the scheme picks TLS or not. */
-  url: URL;
-  /** Set for unix-socket origins. */
-  socketPath?: string;
-}
+/** What an upgrade brings besides the socket: nothing, since the tunnel stream carries the visitor's bytes. */
+const NO_HEAD = Buffer.alloc(0);
+/** Response headers as they come from the origin: nothing beyond the hop-by-hop ones is dropped. */
+const AS_SENT = {};
 
 interface Pending {
   ctx: RequestContext;
@@ -27,23 +23,21 @@ interface Pending {
   timedOut?: 'connect' | 'tls' | 'response';
 }
 
-export class HttpOrigin implements Origin {
-  readonly relaysContinue = true;
+export class Http1Transport implements HttpTransport {
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
   private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
   private readonly target: HttpOriginTarget;
-  private readonly options: OriginRequestOptions;
+  private readonly options: HttpOriginOptions;
 
   /** The target as http-proxy-3 takes it. */
   private readonly proxyTarget: never;
 
-  constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string) {
+  constructor(target: HttpOriginTarget, options: HttpOriginOptions, ca: Buffer | undefined) {
     this.target = target;
     this.proxyTarget = proxyTargetOf(target);
     this.options = options;
-    const secure = target.url.protocol === 'https:' || target.url.protocol === 'wss:';
-    const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
+    const secure = target.url.protocol === 'https:';
     // Verify the origin's own name (as cloudflared does), never the visitor's Host, which node would use by default.
     // SNI cannot carry an IP address: '' sends none, and verification then checks the address.
     const hostname = target.url.hostname.replace(/^\[|\]$/g, '');
@@ -78,7 +72,6 @@ export class HttpOrigin implements Origin {
   }
 
   serve(ctx: RequestContext): Promise<void> {
-    if (this.options.disableChunkedEncoding && lengthUnknown(ctx)) return refuseUnknownLength(ctx);
     return new Promise<void>((resolve, reject) => {
       const pending: Pending = { ctx, resolve, reject };
       this.pending.set(ctx.req, pending);
@@ -119,12 +112,12 @@ export class HttpOrigin implements Origin {
   }
 
   /**
-   * WebSocket (ws://, wss://, and upgrades to http:// services, as in cloudflared) through
-   * http-proxy-3's `proxy.ws`; other upgrade protocols are answered as plain requests.
+   * A WebSocket through http-proxy-3's `proxy.ws`, on a TunnelSocket that stands in for the socket of
+   * Node's `'upgrade'` event; an origin that closes without answering is a 502.
    */
-  upgrade(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void> {
-    if (ctx.upgrade?.toLowerCase() !== 'websocket') return this.serve(ctx);
-    return new Promise<void>((resolve, reject) => {
+  async upgrade(ctx: RequestContext): Promise<void> {
+    const socket = new TunnelSocket(ctx.req, ctx.res, ctx.clientIp);
+    await new Promise<void>((resolve, reject) => {
       const req = upgradeRequest(ctx, socket);
       const pending: Pending = { ctx, resolve, reject };
       this.pending.set(req as never, pending);
@@ -133,11 +126,12 @@ export class HttpOrigin implements Origin {
       this.proxy.ws(
         req as never,
         socket as never,
-        head,
+        NO_HEAD,
         { target, headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined },
         (error: Error) => reject(this.classify(error, pending)),
       );
     });
+    if (!socket.responded) throw new OriginError(502, `the origin ${ctx.rule.service.raw} closed the connection without answering the upgrade`);
   }
 
   /** Timers as for plain requests; and when either side of an upgraded connection closes, so does the other. */
@@ -195,12 +189,7 @@ export class HttpOrigin implements Origin {
 
   private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
     const pending = this.pending.get(req);
-    const headers: Record<string, string | string[]> = {};
-    const listed = connectionTokens(proxyRes.headers.connection);
-    for (const name in proxyRes.headers) {
-      if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-      headers[name] = proxyRes.headers[name]!;
-    }
+    const headers = endToEndHeaders(proxyRes.headers, AS_SENT);
     if (res.stream.destroyed) {
       proxyRes.destroy();
       pending?.resolve();
@@ -240,22 +229,6 @@ export class HttpOrigin implements Origin {
     this.agent.destroy();
     this.proxy.close();
   }
-}
-
-/** True when the request has a body whose length the visitor did not declare (it arrived chunked). */
-export function lengthUnknown({ req }: RequestContext): boolean {
-  return !req.stream.endAfterHeaders && req.headers['content-length'] === undefined;
-}
-
-/**
- * disableChunkedEncoding: the origin must get a Content-Length, and bodies are never buffered to learn it,
- * so a body of unknown length is refused with 411 (the visitor can resend it with Content-Length).
- */
-export async function refuseUnknownLength({ req, res }: RequestContext): Promise<void> {
-  req.resume();
-  const body = 'Length Required: this origin needs a Content-Length (originRequest.disableChunkedEncoding is on)\n';
-  res.writeHead(411, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) });
-  res.end(body);
 }
 
 /** Requests whose body needs `requestBody`: Expect: 100-continue, or a body of unknown length (it may end in trailers). */

@@ -1,41 +1,6 @@
 // The edge's API listener: a small router that plugins add routes to (login, tunnels, metrics, pages).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Logger } from '../kernel/logger.ts';
-import type { ApiAuth, Principal } from './api-auth.ts';
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
-
-export interface ApiRequest {
-  readonly method: HttpMethod;
-  readonly path: string;
-  readonly params: Readonly<Record<string, string>>;
-  readonly query: URLSearchParams;
-  readonly raw: IncomingMessage;
-  /** Set for routes that require authentication. */
-  readonly principal: Principal;
-  /** The parsed JSON body (at most 1 MiB). */
-  json<T = unknown>(): Promise<T>;
-}
-
-/** What a handler returns; a handler that wrote to `res` itself returns nothing. */
-export type ApiResult = { status?: number; json?: unknown; html?: string; text?: string; headers?: Record<string, string> } | void;
-export type ApiHandler = (req: ApiRequest, res: ServerResponse) => Promise<ApiResult> | ApiResult;
-export interface ApiRouteOptions {
-  /** `admin`: the operator's token; `zone`: admin or a zone token; `none`: public. */
-  auth: 'admin' | 'zone' | 'none';
-}
-
-export class ApiError extends Error {
-  /** Thrown on purpose by hooks and handlers: passes through hook error wrapping unchanged. */
-  readonly expected = true;
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
+import { ApiError, type ApiAuth, type ApiHandler, type ApiRequest, type ApiResult, type ApiRouteOptions, type ApiRouter, type HttpMethod, type Logger, type Principal } from 'burrow';
 
 interface Route {
   method: HttpMethod;
@@ -47,12 +12,13 @@ interface Route {
 
 const MAX_BODY = 1024 * 1024;
 
-export class ApiServer {
+export class ApiServer implements ApiRouter {
   private readonly routes: Route[] = [];
   readonly server: http.Server;
 
   constructor(
-    private readonly auth: ApiAuth,
+    /** The token-signer role's service, looked up once plugins are set up. */
+    private readonly auth: () => ApiAuth,
     private readonly log: Logger,
   ) {
     this.server = http.createServer((req, res) => void this.dispatch(req, res));
@@ -95,8 +61,8 @@ export class ApiServer {
   }
 
   private authorize(raw: IncomingMessage, options: ApiRouteOptions): Principal {
-    if (options.auth === 'none') return this.auth.authenticate(raw.headers.authorization) ?? { admin: false, zones: [] };
-    const principal = this.auth.authenticate(raw.headers.authorization);
+    const principal = this.auth().authenticate(raw.headers.authorization);
+    if (options.auth === 'none') return principal ?? { admin: false, zones: [] };
     if (!principal) throw new ApiError(401, 'missing or invalid API token', 'run `burrow login --edge URL` again, or pass the admin token as Authorization: Bearer <token>');
     if (options.auth === 'admin' && !principal.admin) throw new ApiError(403, 'this call needs the edge admin token');
     return principal;

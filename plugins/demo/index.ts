@@ -1,23 +1,25 @@
-// `burrow demo` (npm start): a dev edge, a demo origin and a connector in one process, with the URL to open.
+// Built-in plugin: `burrow demo` (npm start), a dev edge, a demo origin and a connector in one process, with the URL to open.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { Command } from 'commander';
-import { configSchema } from '../../../config/schema.ts';
-import { createLogger } from '../../kernel/logger.ts';
-import { Edge } from '../../edge/edge.ts';
-import { Connector } from '../../connector/connector.ts';
-import { EdgeClient } from '../../edge-client.ts';
-import { action, onShutdownSignals } from '../run.ts';
-import { devEdgeSettings } from './edge.ts';
+import { Connector, Edge, EdgeClient, createLogger, definePlugin, devEdgeSettings, validateConfig, type CliPluginApi, type CreatedTunnel } from 'burrow';
+import { ConnectorKeysToken, type LoginResponse } from '../origin-ca/service.ts';
 
-export function registerDemoCommand(program: Command): void {
-  program
+export default definePlugin({
+  id: 'demo',
+  description: '`burrow demo`: a local edge, connector and demo origin in one process',
+  // The demo logs in through origin-ca's API with a key origin-ca makes.
+  requires: ['origin-ca'],
+  cli: registerDemoCommand,
+});
+
+function registerDemoCommand(api: CliPluginApi): void {
+  api.program
     .command('demo')
     .description('start a local edge, a demo origin and a connector, and print the URL to open')
     .option('--port <port>', 'visitor port on 127.0.0.1', '8080')
     .action(
-      action(async (options: { port: string }) => {
+      api.action(async (options: { port: string }) => {
         const log = createLogger({ level: process.env.BURROW_LOG_LEVEL ?? 'warn' });
         const origin = await startDemoOrigin();
         const settings = await devEdgeSettings({ http: `127.0.0.1:${options.port}`, tunnel: '127.0.0.1:0', api: '127.0.0.1:0' });
@@ -26,15 +28,14 @@ export function registerDemoCommand(program: Command): void {
 
         // Log in, create and route a tunnel through the same API the CLI uses.
         const token = process.env.BURROW_EDGE_TOKEN || (await readFile(edge.adminTokenFile!, 'utf8')).trim();
-        const { createKeyAndCsr } = await import('../../../plugins/origin-ca/ca.ts');
-        const { keyPem, csrPem } = await createKeyAndCsr({ zones: ['localhost'] });
+        const { keyPem, csrPem } = await api.services.get(ConnectorKeysToken).createKeyAndCsr({ zones: ['localhost'] });
         const admin = new EdgeClient(`http://${addresses.api}`, token);
-        const login = await admin.request<{ certificate: string; ca: string; edge: { tunnel: string } }>('POST', '/v1/login', { csr: csrPem });
-        const created = await admin.request<{ tunnel: { id: string; name: string }; secret: string }>('POST', '/v1/tunnels', { name: 'demo' });
+        const login = await admin.request<LoginResponse>('POST', '/v1/login', { csr: csrPem });
+        const created = await admin.request<CreatedTunnel>('POST', '/v1/tunnels', { name: 'demo' });
         await admin.request('PUT', '/v1/routes/demo.localhost', { tunnel: 'demo' });
 
         const connector = new Connector({
-          config: configSchema.parse({
+          config: validateConfig({
             'ha-connections': 2,
             ingress: [{ hostname: 'demo.localhost', service: `http://127.0.0.1:${origin.port}` }, { service: 'http_status:404' }],
           }),
@@ -43,6 +44,7 @@ export function registerDemoCommand(program: Command): void {
             tunnelId: created.tunnel.id,
             tunnelSecret: created.secret,
             tunnelName: created.tunnel.name,
+            zone: created.tunnel.zone,
             tls: { caPem: login.ca, certPem: login.certificate, keyPem },
             edge: login.edge.tunnel,
           },
@@ -55,7 +57,7 @@ export function registerDemoCommand(program: Command): void {
             `  (curl: curl -H 'Host: demo.localhost' http://127.0.0.1:${port}/)\n` +
             `  Edge API: http://${addresses.api}   Press Ctrl-C to stop.\n`,
         );
-        onShutdownSignals(
+        api.onShutdownSignals(
           async () => {
             await connector.stop(5_000);
             await edge.stop(1_000);

@@ -1,34 +1,27 @@
 // originRequest.http2Origin: requests to a TLS origin over HTTP/2 (undici, ALPN h2 with HTTP/1.1 fallback).
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { Pool } from 'undici';
 import type { Http2ServerRequest } from 'node:http2';
-import { OriginError, type RequestContext } from '../../core/connector/origin.ts';
-import type { OriginRequestOptions } from '../../core/connector/origin-request.ts';
-import { HOP_BY_HOP } from '../../core/transport/hop-by-hop.ts';
-import { HttpOrigin, lengthUnknown, refuseUnknownLength, type HttpOriginTarget } from './http-origin.ts';
+import { OriginError, endToEndHeaders, type RequestContext } from 'burrow';
+import type { HttpOriginOptions } from './options.ts';
+import type { HttpOriginTarget, HttpTransport } from './origin.ts';
 
 const CONNECT_TIMEOUT = 'BURROW_ORIGIN_CONNECT_TIMEOUT';
 const TLS_TIMEOUT = 'BURROW_ORIGIN_TLS_TIMEOUT';
-// Request headers an HTTP/2 request cannot carry (besides the hop-by-hop ones).
-const DROPPED = new Set(['host', 'expect', 'http2-settings']);
+// Request headers an HTTP/2 request cannot carry, besides the hop-by-hop ones (host is one: undici gets it set below).
+const TO_ORIGIN = { drop: new Set(['expect']) } as const;
+const FROM_ORIGIN = {};
 
-/**
- * Plain requests go over HTTP/2 when the origin offers it in ALPN; everything else (upgrades) stays with
- * HttpOrigin over HTTP/1.1, as cloudflared does.
- */
-export class Http2Origin extends HttpOrigin {
+/** Plain requests over HTTP/2 when the origin offers it in ALPN (upgrades stay on HTTP/1.1, as in cloudflared). */
+export class Http2Transport implements HttpTransport {
   private readonly pool: Pool;
-  private readonly h2Target: HttpOriginTarget;
-  private readonly h2Options: OriginRequestOptions;
+  private readonly target: HttpOriginTarget;
+  private readonly options: HttpOriginOptions;
 
-  constructor(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string) {
-    super(target, options, configDir);
-    this.h2Target = target;
-    this.h2Options = options;
-    const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
+  constructor(target: HttpOriginTarget, options: HttpOriginOptions, ca: Buffer | undefined) {
+    this.target = target;
+    this.options = options;
     const { hostname, port } = target.url;
     const host = hostname.replace(/^\[|\]$/g, '');
     // SNI cannot name an IP address; verification then checks the address itself.
@@ -72,9 +65,8 @@ export class Http2Origin extends HttpOrigin {
     });
   }
 
-  override async serve(ctx: RequestContext): Promise<void> {
+  async serve(ctx: RequestContext): Promise<void> {
     const { req, res } = ctx;
-    if (this.h2Options.disableChunkedEncoding && lengthUnknown(ctx)) return refuseUnknownLength(ctx);
     const abort = new AbortController();
     const onVisitorGone = () => abort.abort();
     res.once('close', onVisitorGone);
@@ -86,11 +78,7 @@ export class Http2Origin extends HttpOrigin {
         body: req.stream.endAfterHeaders ? null : req,
         signal: abort.signal,
       });
-      const headers: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(answer.headers)) {
-        if (value === undefined || HOP_BY_HOP.has(name)) continue;
-        headers[name] = value;
-      }
+      const headers = endToEndHeaders(answer.headers, FROM_ORIGIN);
       if (res.stream.destroyed) {
         answer.body.destroy();
         return;
@@ -110,28 +98,23 @@ export class Http2Origin extends HttpOrigin {
       });
     } catch (error) {
       if (abort.signal.aborted) return;
-      throw this.classifyH2(error as Error & { code?: string });
+      throw this.classify(error as Error & { code?: string });
     } finally {
       res.off('close', onVisitorGone);
     }
   }
 
   private requestHeaders(req: Http2ServerRequest): Record<string, string | string[]> {
-    const headers: Record<string, string | string[]> = {};
-    const connectionTokens = String(req.headers.connection ?? '').split(',').map((t) => t.trim().toLowerCase());
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name) || DROPPED.has(name) || connectionTokens.includes(name)) continue;
-      headers[name] = value;
-    }
+    const headers = endToEndHeaders(req.headers, TO_ORIGIN);
     if (/\btrailers\b/.test(String(req.headers.te ?? ''))) headers.te = 'trailers';
     // undici takes the authority (HTTP/2) or Host (HTTP/1.1) from the host header.
-    headers.host = this.h2Options.httpHostHeader ?? String(req.headers[':authority'] ?? req.headers.host ?? this.h2Target.url.host);
+    headers.host = this.options.httpHostHeader ?? String(req.headers[':authority'] ?? req.headers.host ?? this.target.url.host);
     return headers;
   }
 
-  private classifyH2(error: Error & { code?: string }): OriginError {
-    const service = this.h2Target.socketPath ?? this.h2Target.url.host;
-    const { connectTimeout, tlsTimeout, responseTimeout } = this.h2Options;
+  private classify(error: Error & { code?: string }): OriginError {
+    const service = this.target.socketPath ?? this.target.url.host;
+    const { connectTimeout, tlsTimeout, responseTimeout } = this.options;
     const code = error.code ?? '';
     if (code === CONNECT_TIMEOUT) return new OriginError(504, `the origin ${service} did not accept the connection within ${connectTimeout} ms`);
     if (code === TLS_TIMEOUT) return new OriginError(504, `the origin ${service} did not complete the TLS handshake within ${tlsTimeout} ms (originRequest.tlsTimeout)`);
@@ -142,14 +125,7 @@ export class Http2Origin extends HttpOrigin {
     return new OriginError(502, `the origin ${service} could not be reached over HTTP/2: ${code || error.message}`, { cause: error });
   }
 
-  override async close(): Promise<void> {
-    super.close();
+  async close(): Promise<void> {
     await this.pool.destroy();
   }
-}
-
-/** The HTTP origin for a target and its options: HTTP/2 for TLS origins when http2Origin is set. */
-export function createHttpOrigin(target: HttpOriginTarget, options: OriginRequestOptions, configDir: string): HttpOrigin {
-  const secure = target.url.protocol === 'https:';
-  return options.http2Origin && secure ? new Http2Origin(target, options, configDir) : new HttpOrigin(target, options, configDir);
 }

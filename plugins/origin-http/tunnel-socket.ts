@@ -1,13 +1,13 @@
-// The visitor's upgraded (WebSocket) connection as an origin adapter sees it: a socket over one tunnel stream.
+// The visitor's upgraded (WebSocket) connection as origin-http's HTTP/1.1 transport sees it: a socket over one tunnel stream.
 import { Duplex } from 'node:stream';
 import { constants as h2, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { Headers } from '../transport/protocol.ts';
-import { HOP_BY_HOP } from '../transport/hop-by-hop.ts';
-import type { RequestContext } from './origin.ts';
+import { Headers, endToEndHeaders, type RequestContext } from 'burrow';
 
 /** An origin's response head larger than this is refused (Node's own limit is 16 KiB). */
 const MAX_HEAD = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n');
+/** An origin's head must not pose as Burrow's own headers (`burrow-*`). */
+const FROM_ORIGIN = { dropReserved: true } as const;
 
 interface ResponseHead {
   status: number;
@@ -30,7 +30,6 @@ export class TunnelSocket extends Duplex {
   private pendingHead: Buffer | undefined = Buffer.alloc(0);
   private body?: ChunkedDecoder | { remaining: number };
   private reading = false;
-  private upgraded = false;
 
   constructor(
     private readonly req: Http2ServerRequest,
@@ -45,11 +44,6 @@ export class TunnelSocket extends Duplex {
   /** True once the origin answered (with 101 or anything else). */
   get responded(): boolean {
     return this.pendingHead === undefined;
-  }
-
-  /** True once the origin switched protocols. */
-  get switched(): boolean {
-    return this.upgraded;
   }
 
   // Reading starts on demand, so an origin that answers the request itself may still read `req`.
@@ -148,11 +142,8 @@ export class TunnelSocket extends Duplex {
   }
 
   private respond({ status, headers }: ResponseHead): void {
-    const out: Record<string, string | string[]> = {};
-    const listed = new Set(String(headers.connection ?? '').split(',').map((t) => t.trim().toLowerCase()));
-    for (const name in headers) if (!HOP_BY_HOP.has(name) && !listed.has(name) && !name.startsWith('burrow-')) out[name] = headers[name]!;
+    const out = endToEndHeaders(headers, FROM_ORIGIN);
     if (status === 101) {
-      this.upgraded = true;
       out[Headers.upgrade] = String(headers.upgrade ?? 'websocket');
       this.res.writeHead(200, out);
       return;

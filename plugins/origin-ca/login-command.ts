@@ -1,10 +1,10 @@
 // `burrow login`: a zone certificate from the edge's origin CA; the private key is made here and stays here.
 // With --token the edge signs at once; without, the edge shows an approval page and this command waits for it.
-import type { Command } from 'commander';
-import { BurrowError } from '../../kernel/errors.ts';
-import { EdgeApiError, EdgeClient } from '../../edge-client.ts';
-import { action, certPath } from '../run.ts';
-import type { LoginResponse } from '../../../plugins/origin-ca/service.ts';
+import { BurrowError, EdgeApiError, EdgeClient, type CliPluginApi } from 'burrow';
+import { certificateInfo, createKeyAndCsr } from './ca.ts';
+import { readOriginCert, writeOriginCert } from './cert-file.ts';
+import type { LoginResponse } from './service.ts';
+import { certPath } from './zone-login.ts';
 
 interface LoginOptions {
   edge?: string;
@@ -21,8 +21,8 @@ interface LoginRequestAnswer {
   intervalMs: number;
 }
 
-export function registerLoginCommand(program: Command): void {
-  program
+export function registerLoginCommand(api: CliPluginApi): void {
+  api.program
     .command('login')
     .description('get a certificate for a zone from the edge and store it in $BURROW_HOME/cert.pem')
     .option('--edge <url>', 'the edge API, e.g. http://127.0.0.1:7845 (default: $BURROW_EDGE; with --renew, the edge in cert.pem)')
@@ -34,12 +34,10 @@ export function registerLoginCommand(program: Command): void {
       '\nWithout --token, login prints a URL on the edge API and waits until the operator signs in there with the\n' +
         'admin token and approves the zone. The private key is generated on this machine and never sent anywhere.',
     )
-    .action(action(login));
+    .action(api.action(login));
 }
 
 async function login(options: LoginOptions): Promise<void> {
-  const { createKeyAndCsr, certificateInfo } = await import('../../../plugins/origin-ca/ca.ts');
-  const { readOriginCert, writeOriginCert } = await import('../../../plugins/origin-ca/cert-file.ts');
   const file = certPath();
   let answer: LoginResponse;
   let keyPem: string;

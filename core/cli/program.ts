@@ -1,0 +1,43 @@
+// The `burrow` program: the core commands (edge, tunnel run, tunnel ingress), then every built-in plugin's commands.
+import { Command } from 'commander';
+import { Container } from 'inversify';
+import { VERSION } from '../version.ts';
+import { setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
+import { ServiceRegistry } from '../kernel/services.ts';
+import type { CliPluginApi } from './plugin-api.ts';
+import { registerEdgeCommand } from './commands/edge.ts';
+import { registerTunnelCommand } from './commands/tunnel.ts';
+import { action, onShutdownSignals } from './run.ts';
+
+export async function createProgram(plugins: readonly ResolvedPlugin[]): Promise<Command> {
+  const program = new Command('burrow')
+    .description('Burrow: expose services behind NAT through an edge you run yourself')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    // Lets `tunnel --edge URL` (quick tunnels) and `tunnel run --edge ADDR` keep their own meanings.
+    .enablePositionalOptions();
+  registerEdgeCommand(program);
+  registerTunnelCommand(program);
+  const services = new ServiceRegistry(new Container());
+  await setupPlugins<CliPluginApi>(plugins, 'cli', (plugin) => ({
+    runtime: 'cli',
+    pluginId: plugin.definition.id,
+    program,
+    command: (path, description) => findOrCreateCommand(program, path, description),
+    services,
+    action,
+    onShutdownSignals,
+  }));
+  return program;
+}
+
+function findOrCreateCommand(program: Command, path: string, description?: string): Command {
+  const names = path.trim().split(/\s+/);
+  let command = program;
+  names.forEach((name, i) => {
+    const existing = command.commands.find((child) => child.name() === name);
+    command = existing ?? command.command(name);
+    if (!existing && description !== undefined && i === names.length - 1) command.description(description);
+  });
+  return command;
+}
