@@ -44,3 +44,5 @@ export { HOP_BY_HOP, RESERVED_PREFIX, connectionTokens, isHopByHop, endToEndHead
 export { normalizeHost, hostInZone, splitHostPort, formatHostPort } from './transport/host.ts';
 export { Headers, EDGE_SERVER_NAME } from './transport/protocol.ts';
 export { TrustStoreToken, ApiAuthToken, type TrustStore, type ApiAuth, type Principal, type CertifiedKey } from './edge/trust.ts';
+export { statusPage } from './edge/status-pages.ts';
+export { ensurePrivateDir, readIfExists, writeFileAtomic } from './kernel/files.ts';

@@ -14,7 +14,6 @@ export type RequestHandlerFn = (req: Http2ServerRequest, res: Http2ServerRespons
 
 export class RequestRouter {
   private readonly chains = new Map<IngressRule, (ctx: RequestContext) => Promise<void>>();
-  private inFlight = 0;
 
   constructor(
     private readonly ingress: Ingress,
@@ -35,10 +34,6 @@ export class RequestRouter {
     }
   }
 
-  get activeRequests(): number {
-    return this.inFlight;
-  }
-
   readonly handle = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const hostname = normalizeHost(String(req.headers[':authority'] ?? req.headers.host ?? ''));
     const path = req.url || '/';
@@ -57,8 +52,6 @@ export class RequestRouter {
     };
     const upgradeProtocol = req.headers[Headers.upgrade];
     if (upgradeProtocol) (ctx as { upgrade?: string }).upgrade = String(upgradeProtocol);
-    this.inFlight++;
-    res.once('close', () => this.inFlight--);
     this.chains.get(rule)!(ctx).catch((error) => this.fail(ctx, error));
   };
 

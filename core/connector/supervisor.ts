@@ -46,7 +46,9 @@ export class ConnectionSupervisor extends EventEmitter {
       let wait: number;
       try {
         if (this.edges.length === 0 || backoff.attempts > 0) this.edges = await this.options.resolveEdges();
-        if (this.edges.length === 0) throw new Error('no edge addresses found');
+        if (this.edges.length === 0) {
+          throw new Error('no edge addresses found; pass --edge HOST:PORT, log in again so cert.pem names the edge, or enable an edge-discovery plugin (discovery-static is the default)');
+        }
         const nearest = this.edges.slice(0, SPREAD_POPS);
         // Alternate PoPs per slot, and move to the other PoP after a failure.
         const edge = nearest[(index + backoff.attempts) % nearest.length]!;

@@ -34,8 +34,10 @@ const MAX_VISITOR_HEADER_BYTES = 40 * 1024;
 
 export interface EdgeOptions {
   settings: EdgeSettings;
-  /** Plugin specs from the config file, loaded after the built-in defaults. */
+  /** Plugin specs from the config file's top-level `plugins:`, loaded after the built-in defaults. */
   plugins?: readonly PluginSpec[];
+  /** Plugin specs from the config file's `edge.plugins:`, after `plugins:`. */
+  edgePlugins?: readonly PluginSpec[];
   configFile?: string;
   log?: Logger;
   /** Plugins to use instead of the defaults + config (tests, embedding). */
@@ -83,7 +85,10 @@ export class Edge {
       this.options.resolvedPlugins ??
       (await resolveRuntimePlugins({
         defaults: defaultPlugins,
-        listed: (this.options.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })),
+        listed: [
+          ...(this.options.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })),
+          ...(this.options.edgePlugins ?? []).map((spec, i) => ({ spec, keyPath: ['edge', 'plugins', i] })),
+        ],
         configFile: this.options.configFile,
       }));
     const middleware: EdgeMiddleware[] = [];

@@ -1,8 +1,7 @@
 // Built-in plugin: HTTP Basic authentication against a list of users (plain or sha256-hashed passwords).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { reply } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/plugin.ts';
+import { definePlugin, reply } from 'burrow';
 
 const SHA256 = /^sha256:([0-9a-f]{64})$/i;
 

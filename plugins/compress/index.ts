@@ -3,8 +3,7 @@ import zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import type { Http2ServerResponse } from 'node:http2';
 import { z } from 'zod';
-import { beforeHeaders } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/plugin.ts';
+import { beforeHeaders, definePlugin } from 'burrow';
 
 const ENCODINGS = ['br', 'gzip'] as const;
 type Encoding = (typeof ENCODINGS)[number];

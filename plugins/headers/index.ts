@@ -1,8 +1,7 @@
 // Built-in plugin: rewrites request headers (set/add/remove, Host) before the origin, and response headers after it.
 import type { IncomingHttpHeaders } from 'node:http2';
 import { z } from 'zod';
-import { beforeHeaders } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/plugin.ts';
+import { beforeHeaders, definePlugin } from 'burrow';
 
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9a-z-]+$/i, 'expected a header name such as x-request-source');
 const headerValue = z.union([z.string(), z.array(z.string())], { error: 'expected a string or a list of strings' });

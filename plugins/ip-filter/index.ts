@@ -1,9 +1,7 @@
 // Built-in plugin: allows or denies visitors by IP address and CIDR range (node:net BlockList), on the edge or the connector.
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
-import { statusPage } from '../../core/edge/status-pages.ts';
-import { reply } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/plugin.ts';
+import { definePlugin, reply, statusPage } from 'burrow';
 
 const cidr = z.string().refine((value) => parseCidr(value) !== undefined, {
   message: 'expected an IP address or CIDR range such as 203.0.113.7, 10.0.0.0/8 or 2001:db8::/32',

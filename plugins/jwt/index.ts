@@ -3,8 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { z } from 'zod';
-import { reply } from '../../core/kernel/http-response.ts';
-import { definePlugin } from '../../core/plugin.ts';
+import { definePlugin, reply } from 'burrow';
 
 const headerName = z.string().regex(/^[a-z0-9-]+$/i, 'expected a header name');
 

@@ -1,7 +1,7 @@
 // Keeps the edge's CA and TLS server certificate in its data directory so they survive restarts.
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { ensurePrivateDir, readIfExists, writeFileAtomic } from 'burrow';
 import { issueServerCertificate, type CertifiedKey } from './ca.ts';
 
 const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
@@ -51,42 +51,6 @@ function isReusable(server: CertifiedKey, ca: CertifiedKey, opts: { dnsNames: st
 
 async function ensureCaDir(dataDir: string): Promise<string> {
   const dir = join(dataDir, 'ca');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  // mkdir's mode only applies when it creates the folder, and the umask may have widened it.
-  await chmod(dir, 0o700);
+  await ensurePrivateDir(dir);
   return dir;
-}
-
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${errorMessage(err)}`);
-  }
-}
-
-async function writeFileAtomic(file: string, contents: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  // Creating the file with its final mode means the key is never readable by others, not even briefly.
-  const handle = await open(tmp, 'wx', mode);
-  try {
-    await handle.writeFile(contents, 'utf8');
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,7 @@
 // Origin certificate authority: mints the edge's CA, its TLS server certificate and connectors' zone certificates.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { hostInZone, normalizeHost } from 'burrow';
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 
 /** A private key (PKCS#8 PEM) and the certificate (PEM) for its public half. */
@@ -175,13 +176,7 @@ export function certificateInfo(certPem: string): {
 }
 
 export function hostnameInZones(hostname: string, zones: string[]): boolean {
-  const host = normalizeName(hostname);
-  if (!host) return false;
-  return zones.some((zone) => {
-    const z = normalizeName(zone);
-    // Requiring the dot keeps "evil-example.test" from matching the zone "example.test".
-    return z !== '' && (host === z || host.endsWith(`.${z}`));
-  });
+  return zones.some((zone) => hostInZone(hostname, zone));
 }
 
 interface Issuer {
@@ -284,7 +279,7 @@ function nameWithCommonName(commonName: string): x509.JsonName {
 }
 
 function normalizeZones(zones: string[]): string[] {
-  const out = [...new Set(zones.map(normalizeName).filter((z) => z !== ''))];
+  const out = [...new Set(zones.map(normalizeHost).filter((z) => z !== ''))];
   if (out.length === 0) throw new Error('at least one zone is required');
   for (const zone of out) {
     if (zone.startsWith('*.') || zone.includes('*')) {
@@ -299,10 +294,6 @@ function zoneNames(zones: string[]): x509.JsonGeneralName[] {
     { type: 'dns' as const, value: zone },
     { type: 'dns' as const, value: `*.${zone}` },
   ]);
-}
-
-function normalizeName(name: string): string {
-  return name.trim().toLowerCase().replace(/\.$/, '');
 }
 
 function describeAlgorithm(algorithm: EcKeyAlgorithm): string {

@@ -1,8 +1,8 @@
 // Reads and writes the connector's cert.pem: its key, zone certificate, the edge CA and how to reach the edge.
-import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BurrowError } from 'burrow';
+import { BurrowError, writeFileAtomic } from 'burrow';
 
 export interface OriginCert {
   keyPem: string;
@@ -100,22 +100,9 @@ export async function readOriginCert(file: string): Promise<OriginCert> {
 }
 
 export async function writeOriginCert(file: string, c: OriginCert): Promise<void> {
-  const contents = encodeOriginCert(c);
   await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  // Created 0600 from the start: the file holds a private key and an API token.
-  const handle = await open(tmp, 'wx', 0o600);
-  try {
-    await handle.writeFile(contents, 'utf8');
-    await handle.sync();
-    await handle.close();
-    // rename() replaces the old file in one step, so a reader never sees half a cert.pem.
-    await rename(tmp, file);
-  } catch (err) {
-    await handle.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // 0600 from the start: the file holds a private key and an API token.
+  await writeFileAtomic(file, encodeOriginCert(c), 0o600);
 }
 
 function parsePemBlocks(text: string): PemBlock[] {

@@ -1,6 +1,6 @@
 // Built-in plugin: rewrites the request path the origin sees (strip or add a prefix, regex replace).
 import { z } from 'zod';
-import { definePlugin } from '../../core/plugin.ts';
+import { definePlugin } from 'burrow';
 
 const regex = z.string().superRefine((value, ctx) => {
   try {

@@ -1,9 +1,6 @@
 // Built-in plugin: a token bucket per visitor IP; over the limit, 429 with Retry-After. Runs on the connector or the edge.
 import { z } from 'zod';
-import { reply, type AnyResponse } from '../../core/kernel/http-response.ts';
-import type { Middleware } from '../../core/kernel/middleware.ts';
-import { definePlugin } from '../../core/plugin.ts';
-import type { Dispose } from '../../core/kernel/plugin.ts';
+import { definePlugin, reply, type AnyResponse, type Dispose, type Middleware } from 'burrow';
 
 /** What the middleware reads, on the edge and on the connector alike. */
 interface VisitorRequest {

@@ -1,8 +1,8 @@
 // The origin CA as two files, ca.key and ca.pem: created once, then checked on every start.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
-import { BurrowError, type CertifiedKey } from 'burrow';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from './files.ts';
+import { BurrowError, ensurePrivateDir, readIfExists, writeFileAtomic, type CertifiedKey } from 'burrow';
+
 
 /** Loads the CA kept in `dir`, or keeps the one `create` mints when there is none. */
 export async function loadOrCreateCa(dir: string, create: () => Promise<CertifiedKey>): Promise<CertifiedKey> {

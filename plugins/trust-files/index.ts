@@ -1,9 +1,9 @@
 // Built-in plugin: the edge's trust store in its dataDir: the origin CA (ca/ca.key, ca/ca.pem) and the API-token key.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TrustStoreToken, definePlugin, type CertifiedKey, type TrustStore } from 'burrow';
+import { TrustStoreToken, definePlugin, ensurePrivateDir, readIfExists, writeFileAtomic, type CertifiedKey, type TrustStore } from 'burrow';
 import { loadOrCreateCa } from './ca-files.ts';
-import { ensurePrivateDir, readIfExists, writeFileAtomic } from './files.ts';
+
 
 export default definePlugin({
   id: 'trust-files',

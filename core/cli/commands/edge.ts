@@ -38,7 +38,7 @@ export function registerEdgeCommand(program: Command): void {
           if (!config.edge) {
             throw new ConfigError('no `edge:` section', { file, keyPath: 'edge', hint: 'add an edge section (see README.md#edge-config), or run `burrow edge --dev`' });
           }
-          edge = new Edge({ settings: config.edge, plugins: [...(config.plugins ?? []), ...(config.edge.plugins ?? [])], configFile: file, log });
+          edge = new Edge({ settings: config.edge, plugins: config.plugins, edgePlugins: config.edge.plugins, configFile: file, log });
         }
         const addresses = await edge.start();
         onShutdownSignals(() => edge.stop(), () => undefined);

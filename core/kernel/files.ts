@@ -1,4 +1,4 @@
-// Private files in the edge's dataDir: created with their final mode and replaced atomically.
+// Private files (keys, tokens, credentials): read if present, created with their final mode and replaced atomically.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 
