@@ -2,7 +2,6 @@
 import { domainToASCII } from 'node:url';
 import { ConfigError, didYouMean, formatKeyPath, showValue } from '../kernel/errors.ts';
 import { normalizeHost } from '../transport/host.ts';
-import type { OriginCatalog, OriginRequestLayer } from './origin-catalog.ts';
 
 /** An `originRequest` block as written; the loaded origin plugins declare its keys. */
 export type OriginRequestConfig = Readonly<Record<string, unknown>>;
@@ -38,7 +37,21 @@ const NO_INGRESS: IngressRuleConfig = { service: 'http_status:503' };
  * Splits a service into scheme and rest. With the loaded `origins`, hints list their examples, and
  * `localhost:8080` (a "scheme" no plugin serves, then a port) is reported as a missing scheme.
  */
-export function parseService(raw: unknown, keyPath: string, file?: string, origins?: OriginCatalog): ServiceSpec {
+/** One `originRequest` block as written, and where it is. */
+export interface OriginRequestLayer {
+  readonly values: OriginRequestConfig;
+  readonly keyPath: ReadonlyArray<string | number>;
+}
+
+/** What checks services and `originRequest` blocks against the origin schemes plugins declare (the origin catalog). */
+export interface OriginChecks {
+  readonly schemes: readonly string[];
+  readonly serviceHint?: string;
+  checkLayer(layer: OriginRequestLayer, file?: string): void;
+  check(service: ServiceSpec, layers: readonly OriginRequestLayer[], keyPath: ReadonlyArray<string | number>, file?: string): Readonly<Record<string, unknown>>;
+}
+
+export function parseService(raw: unknown, keyPath: string, file?: string, origins?: OriginChecks): ServiceSpec {
   const hint = origins?.serviceHint ?? SERVICE_HINT;
   const fail = (problem: string, fix = hint): never => {
     throw new ConfigError(problem, { file, keyPath, hint: fix });
@@ -133,7 +146,7 @@ export class Ingress {
   static parse(
     rules: IngressRuleConfig[] | undefined,
     topLevelOriginRequest: OriginRequestConfig | undefined,
-    opts: { file?: string; origins?: OriginCatalog } = {},
+    opts: { file?: string; origins?: OriginChecks } = {},
   ): Ingress {
     const { file } = opts;
     const topLevel = readLayer(topLevelOriginRequest, ['originRequest'], opts);
@@ -182,7 +195,7 @@ export class Ingress {
   }
 }
 
-function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginRequestLayer, opts: { file?: string; origins?: OriginCatalog }): IngressRule {
+function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginRequestLayer, opts: { file?: string; origins?: OriginChecks }): IngressRule {
   const { file, origins } = opts;
   const keyPath = (key?: string) => formatKeyPath(key === undefined ? ['ingress', index] : ['ingress', index, key]);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
@@ -201,7 +214,7 @@ function parseRule(config: IngressRuleConfig, index: number, topLevel: OriginReq
 }
 
 /** An `originRequest` block: a mapping, whose keys the loaded origins (when given) declare. */
-function readLayer(input: unknown, keyPath: ReadonlyArray<string | number>, { file, origins }: { file?: string; origins?: OriginCatalog }): OriginRequestLayer {
+function readLayer(input: unknown, keyPath: ReadonlyArray<string | number>, { file, origins }: { file?: string; origins?: OriginChecks }): OriginRequestLayer {
   if (input === undefined || input === null) return { values: {}, keyPath };
   if (typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError(`must be a mapping of options, got ${showValue(input)}`, {

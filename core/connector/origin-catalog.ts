@@ -2,17 +2,11 @@
 import type { z } from 'zod';
 import { ConfigError, didYouMean, formatKeyPath, showValue } from '../kernel/errors.ts';
 import { passesThrough, PluginError, type PluginManifest } from '../kernel/plugin.ts';
-import type { PluginDefinition } from '../plugin.ts';
-import type { IngressRule, OriginRequestConfig, ServiceSpec } from './ingress.ts';
+import type { IngressRule, OriginChecks, OriginRequestLayer, ServiceSpec } from './ingress.ts';
 import type { Origin, OriginAdapter, OriginEnvironment } from './origin.ts';
 
 type KeyPath = ReadonlyArray<string | number>;
 
-/** One `originRequest` block as written, and where it is. */
-export interface OriginRequestLayer {
-  readonly values: OriginRequestConfig;
-  readonly keyPath: KeyPath;
-}
 
 interface Entry {
   readonly adapter: OriginAdapter<unknown, unknown>;
@@ -26,7 +20,7 @@ export interface PluginWithOptions {
   readonly options: unknown;
 }
 
-export class OriginCatalog {
+export class OriginCatalog implements OriginChecks {
   private readonly byScheme = new Map<string, Entry>();
   /** Each declared `originRequest` key with the first adapter that declares it. */
   private readonly fields = new Map<string, { schema: z.ZodType; pluginId: string }>();
@@ -37,7 +31,7 @@ export class OriginCatalog {
   static of(plugins: readonly PluginWithOptions[]): OriginCatalog {
     const catalog = new OriginCatalog();
     for (const { definition, options } of plugins) {
-      for (const adapter of (definition as PluginDefinition).origins ?? []) catalog.add(adapter, definition.id, options);
+      for (const adapter of (definition as { origins?: readonly OriginAdapter<unknown, unknown>[] }).origins ?? []) catalog.add(adapter, definition.id, options);
     }
     return catalog;
   }

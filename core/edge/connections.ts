@@ -1,7 +1,20 @@
 // Live connector connections on this PoP, the least-loaded pick for each new stream, and presence across PoPs.
 import type { ClientHttp2Session, ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
-import type { EdgeConnectionInfo } from './hooks.ts';
 import type { PresenceRecord, TunnelRegistry } from './registry.ts';
+
+/** One live connector connection as the edge sees it. */
+export interface EdgeConnectionInfo {
+  readonly id: string;
+  readonly tunnelId: string;
+  readonly connIndex: number;
+  readonly connectorId: string;
+  readonly version: string;
+  readonly pop: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: Date;
+  readonly activeStreams: number;
+  readonly draining: boolean;
+}
 
 export class EdgeConnection implements EdgeConnectionInfo {
   activeStreams = 0;

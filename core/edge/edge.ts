@@ -2,8 +2,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFile } from 'node:fs/promises';
-import type dgram from 'node:dgram';
-import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Container } from 'inversify';
 import { edgeSchema, type EdgeSettings } from '../../config/schema.ts';
@@ -18,7 +16,7 @@ import type { PluginSpec } from '../../config/schema.ts';
 import { ApiRouterToken } from './api.ts';
 import { ConnectionTable } from './connections.ts';
 import { createEdgeHooks, type EdgeAddresses, type EdgeHooks } from './hooks.ts';
-import type { EdgePluginApi } from './plugin-api.ts';
+import type { EdgePluginApi, Listenable } from './plugin-api.ts';
 import { TunnelRegistryToken } from './registry.ts';
 import { ApiAuthToken } from './trust.ts';
 import { TunnelListener } from './tunnel-listener.ts';
@@ -183,9 +181,6 @@ export class Edge {
     return this.stopping;
   }
 }
-
-/** What `api.listen` binds: a TCP/TLS server (`listen`), or a UDP socket (`bind`). */
-export type Listenable = net.Server | dgram.Socket;
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -5,7 +5,10 @@ import { declareHooks } from '../kernel/plugin.ts';
 import type { RegisterRequest } from '../transport/protocol.ts';
 import { BurrowError } from '../kernel/errors.ts';
 import type { RouteRecord, TunnelRecord } from './registry.ts';
-import type { VisitorContext } from './visitor-proxy.ts';
+
+export type { EdgeConnectionInfo } from './connections.ts';
+import type { EdgeConnectionInfo } from './connections.ts';
+import type { VisitorContext } from './visitor-context.ts';
 
 /** TLS options of the tunnel listener; the auth plugin fills cert, key and the CA client certs must chain to. */
 export interface TunnelTlsOptions extends SecureContextOptions {
@@ -19,19 +22,6 @@ export interface RegistrationAttempt {
   readonly remoteAddress: string;
 }
 
-/** One live connector connection as the edge sees it. */
-export interface EdgeConnectionInfo {
-  readonly id: string;
-  readonly tunnelId: string;
-  readonly connIndex: number;
-  readonly connectorId: string;
-  readonly version: string;
-  readonly pop: string;
-  readonly remoteAddress: string;
-  readonly connectedAt: Date;
-  readonly activeStreams: number;
-  readonly draining: boolean;
-}
 
 export interface RouteRequest {
   readonly hostname: string;

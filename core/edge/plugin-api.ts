@@ -1,13 +1,17 @@
 // The narrow API an edge plugin's setup receives: hooks, services, settings, tunnels, listeners, routes and middleware.
+import type dgram from 'node:dgram';
+import type net from 'node:net';
 import type { Logger } from '../kernel/logger.ts';
 import type { ServiceRegistry } from '../kernel/services.ts';
 import type { EdgeSettings } from '../../config/schema.ts';
 import type { ApiHandler, ApiRouteOptions, HttpMethod } from './api.ts';
 import type { ConnectionView } from './connections.ts';
-import type { Listenable } from './edge.ts';
 import type { EdgeHooks } from './hooks.ts';
 import type { TunnelDirectory } from './tunnels.ts';
-import type { EdgeMiddleware } from './visitor-proxy.ts';
+import type { EdgeMiddleware } from './visitor-context.ts';
+
+/** What `api.listen` binds: a TCP/TLS server (`listen`), or a UDP socket (`bind`). */
+export type Listenable = net.Server | dgram.Socket;
 
 export interface EdgePluginApi {
   readonly runtime: 'edge';

@@ -1,37 +1,23 @@
 // Carries a visitor's HTTP request to the tunnel that serves its hostname, one HTTP/2 stream per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IncomingHttpHeaders as Http2Headers, OutgoingHttpHeaders } from 'node:http2';
-import { constants as h2 } from 'node:http2';
+import { constants as h2, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
-import { compose, type Middleware } from '../kernel/middleware.ts';
+import { compose } from '../kernel/middleware.ts';
 import { Headers } from '../transport/protocol.ts';
-import { connectionTokens, isHopByHop } from '../transport/hop-by-hop.ts';
+import { isHopByHop } from '../transport/hop-by-hop.ts';
 import { normalizeHost } from '../transport/host.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
-import type { TunnelRecord } from './registry.ts';
+import { VISITOR_HEADERS, requestHeaders, responseHeaders } from './forwarding-headers.ts';
 import { originErrorPage, statusPage } from './status-pages.ts';
-import { forwardUpgrade, upgradeResponse, type VisitorUpgrade } from './visitor-upgrade.ts';
+import type { EdgeMiddleware, VisitorContext, VisitorUpgrade } from './visitor-context.ts';
+import { forwardUpgrade, upgradeResponse } from './visitor-upgrade.ts';
 
-/** What edge middleware sees for each visitor request. */
-export interface VisitorContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly ray: string;
-  /** Host header without port, lowercase. */
-  readonly hostname: string;
-  readonly clientIp: string;
-  readonly protocol: 'http' | 'https';
-  /** Set once the tunnel lookup ran. */
-  tunnel?: TunnelRecord;
-  /** Set for an Upgrade (WebSocket) request: the visitor's raw connection; `res` writes to it. */
-  readonly upgrade?: VisitorUpgrade;
-}
+export type { EdgeMiddleware, VisitorContext } from './visitor-context.ts';
 
-export type EdgeMiddleware = Middleware<VisitorContext>;
 
 /** Ray ids: 16 hex digits then the PoP name, unique per process without a syscall per request. */
 export class RayIds {
@@ -179,48 +165,6 @@ function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Visitor headers minus hop-by-hop ones and visitor-sent `burrow-*`, plus forwarding headers. */
-/** What a visitor sends that must not reach the origin as sent: hop-by-hop headers, and `burrow-*` posing as the edge's. */
-const VISITOR_HEADERS = { dropReserved: true } as const;
-
-export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
-  const { req } = ctx;
-  const out: OutgoingHttpHeaders = {
-    ':method': req.method,
-    ':path': req.url,
-    ':authority': req.headers.host,
-    ':scheme': ctx.protocol,
-  };
-  const listed = connectionTokens(req.headers.connection);
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    if (isHopByHop(name, listed, VISITOR_HEADERS)) continue;
-    const value = raw[i + 1]!;
-    const existing = out[name];
-    if (existing === undefined) out[name] = value;
-    else if (name === 'cookie') out[name] = `${existing}; ${value}`;
-    else out[name] = Array.isArray(existing) ? [...existing, value] : [existing as string, value];
-  }
-  if (/\btrailers\b/i.test(String(req.headers.te ?? ''))) out.te = 'trailers';
-  const xff = req.headers['x-forwarded-for'];
-  out['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientIp}` : ctx.clientIp;
-  out['x-forwarded-proto'] = ctx.protocol;
-  out[Headers.connectingIp] = ctx.clientIp;
-  out[Headers.ray] = ctx.ray;
-  return out;
-}
-
-export function responseHeaders(headers: Http2Headers, ray: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    if (isHopByHop(name, undefined)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value as string | string[];
-  }
-  out[Headers.ray] = ray;
-  return out;
-}
-
 function requestTrailers(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name in req.trailers) if (!isHopByHop(name, undefined, VISITOR_HEADERS)) out[name] = req.trailers[name]!;

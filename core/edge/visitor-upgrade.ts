@@ -7,13 +7,9 @@ import { Headers } from '../transport/protocol.ts';
 import { isHopByHop } from '../transport/hop-by-hop.ts';
 import type { ConnectionTable } from './connections.ts';
 import { originErrorPage, statusPage } from './status-pages.ts';
-import { requestHeaders, responseHeaders, type VisitorContext } from './visitor-proxy.ts';
+import { requestHeaders, responseHeaders } from './forwarding-headers.ts';
+import type { VisitorContext, VisitorUpgrade } from './visitor-context.ts';
 
-/** The raw connection Node handed the visitor server's `'upgrade'` listener. */
-export interface VisitorUpgrade {
-  readonly socket: Duplex;
-  readonly head: Buffer;
-}
 
 /**
  * A response bound to the upgrade socket, so middleware, error pages and a refused upgrade

@@ -1,0 +1,28 @@
+// What edge middleware sees for each visitor request, and the shape of edge middleware.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Middleware } from '../kernel/middleware.ts';
+import type { TunnelRecord } from './registry.ts';
+
+/** What edge middleware sees for each visitor request. */
+export interface VisitorContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly ray: string;
+  /** Host header without port, lowercase. */
+  readonly hostname: string;
+  readonly clientIp: string;
+  readonly protocol: 'http' | 'https';
+  /** Set once the tunnel lookup ran. */
+  tunnel?: TunnelRecord;
+  /** Set for an Upgrade (WebSocket) request: the visitor's raw connection; `res` writes to it. */
+  readonly upgrade?: VisitorUpgrade;
+}
+
+export type EdgeMiddleware = Middleware<VisitorContext>;
+
+/** The raw connection Node handed the visitor server's `'upgrade'` listener. */
+export interface VisitorUpgrade {
+  readonly socket: Duplex;
+  readonly head: Buffer;
+}
