@@ -47,6 +47,16 @@ export const edgeSchema = z.strictObject({
   gracePeriod: durationSchema.prefault('30s'),
   heartbeatInterval: durationSchema.prefault('5s'),
   heartbeatCount: z.number().int().min(1).max(100).default(5),
+  /** The network this PoP belongs to with the other PoPs that share its registry. */
+  network: z
+    .strictObject({
+      registry: z
+        .string()
+        .regex(/^rediss?:\/\//, 'expected a Redis URL like redis://127.0.0.1:6379/0 (rediss:// for TLS)')
+        .optional()
+        .describe('the Redis every PoP of the network shares tunnels, routes and presence through, redis://HOST:PORT/DB; needs the registry-redis plugin in edge.plugins'),
+    })
+    .optional(),
   plugins: z.array(pluginSpecSchema).optional(),
 });
 export type EdgeConfigInput = z.input<typeof edgeSchema>;

@@ -17,6 +17,7 @@ export const errorCodes = {
   BURROW_ERR_ROUTE_CONFLICT: 'the hostname is already routed to another tunnel',
   BURROW_ERR_TUNNEL_EXISTS: 'a tunnel of that name already exists in the zone',
   BURROW_ERR_ORIGIN: 'the connector could not get an answer from the origin (502, 503 or 504 to the visitor)',
+  BURROW_ERR_REGISTRY: 'the shared tunnel registry (Redis) cannot be reached, so tunnels and routes cannot be changed',
 } as const satisfies Record<string, string>;
 
 export type BurrowErrorCode = keyof typeof errorCodes;

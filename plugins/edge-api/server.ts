@@ -1,6 +1,6 @@
 // The edge's API listener: a small router that plugins add routes to (login, tunnels, metrics, pages).
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { ApiError, type ApiAuth, type ApiHandler, type ApiRequest, type ApiResult, type ApiRouteOptions, type ApiRouter, type HttpMethod, type Logger, type Principal } from 'burrow';
+import { ApiError, BurrowError, type ApiAuth, type ApiHandler, type ApiRequest, type ApiResult, type ApiRouteOptions, type ApiRouter, type HttpMethod, type Logger, type Principal } from 'burrow';
 
 interface Route {
   method: HttpMethod;
@@ -50,6 +50,9 @@ export class ApiServer implements ApiRouter {
       } catch (error) {
         if (error instanceof ApiError) {
           send(res, { status: error.status, json: { error: error.message, hint: error.hint } });
+        } else if (error instanceof BurrowError && error.code === 'BURROW_ERR_REGISTRY') {
+          // An outage of the shared registry is not a bug here: say which registry, so the operator can act.
+          send(res, { status: 503, json: { error: error.message, hint: error.hint } });
         } else {
           this.log.error({ err: error, path: url.pathname }, 'API handler failed');
           send(res, { status: 500, json: { error: 'internal error; see the edge log' } });

@@ -1,0 +1,125 @@
+// Two PoPs (fra, iad) on one Redis registry: a tunnel made at one runs at the other, presence and routes cross over, and a Redis outage.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { Connector } from '../../core/connector/connector.ts';
+import { EdgeClient, EdgeApiError } from '../../core/edge-client.ts';
+import { TrustStoreToken, definePlugin, type CertifiedKey, type PresenceRecord } from '../../core/index.ts';
+import type { PluginSpec } from '../../config/schema.ts';
+import { createCertificateAuthority } from '../../plugins/origin-ca/ca.ts';
+import { Edge } from '../../core/edge/edge.ts';
+import { silentLogger } from '../../core/kernel/logger.ts';
+import { createTunnel, eventually, removeDir, startConnector, startEdge, startOrigin, stopWorld, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { stopAll, visit } from '../helpers/http.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
+
+/** A plugin given to the edge as it is, the way the config loader hands one over. */
+const inline = (use: unknown): PluginSpec => ({ use }) as unknown as PluginSpec;
+
+/** One network CA and token key for both PoPs, as `edge.network.ca` will give them. */
+const shared: { ca?: CertifiedKey; key: Buffer } = { key: randomBytes(32) };
+const sharedTrust = definePlugin({
+  id: 'shared-trust',
+  provides: ['trust-store'],
+  edge(api) {
+    api.services.provide(TrustStoreToken, {
+      originCa: async (create) => (shared.ca ??= await create()),
+      tokenSigningKey: async () => shared.key,
+    });
+  },
+});
+
+describe('registry-redis: two PoPs share one registry', () => {
+  let redis: TestRedis;
+  let fra: TestEdge;
+  let iad: TestEdge;
+  let origin: TestOrigin;
+  let connector: Connector | undefined;
+  let atFra: EdgeClient;
+
+  before(async () => {
+    redis = await startRedis();
+    shared.ca = await createCertificateAuthority({ commonName: 'Network CA' });
+    const network = { registry: redis.url };
+    fra = await startEdge({ pop: 'fra', network }, { plugins: [inline(sharedTrust), 'registry-redis'] });
+    iad = await startEdge({ pop: 'iad', network }, { plugins: [inline(sharedTrust), 'registry-redis'] });
+    origin = await startOrigin((req, res) => res.end(`served ${req.headers.host}`));
+  });
+  after(() =>
+    stopAll(
+      () => stopWorld({ connector, edge: iad, origin }),
+      () => stopWorld({ edge: fra }),
+      () => redis.close(),
+    ),
+  );
+
+  it('a tunnel created and routed at fra serves visitors at iad, where its connector registered', async () => {
+    const credentials = await createTunnel(fra, 'app', ['app.example.test']);
+    atFra = new EdgeClient(fra.api, credentials.apiToken);
+    connector = await startConnector({ ...credentials, edge: iad.edge.addresses!.tunnel }, { ingress: [{ service: origin.url }] });
+    const answer = await visit(iad.url, '/', { host: 'app.example.test' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.text, 'served app.example.test');
+  });
+
+  it("fra's API lists the tunnel's connections at iad, through the registry's presence", async () => {
+    let connections: PresenceRecord[] = [];
+    await eventually(async () => {
+      ({ tunnel: { connections } } = await atFra.request<{ tunnel: { connections: PresenceRecord[] } }>('GET', '/v1/tunnels/app'));
+      return connections.length === 2;
+    }, 5_000, 'both connections in presence');
+    assert.deepEqual(connections.map((c) => c.pop), ['iad', 'iad']);
+    assert.deepEqual(connections.map((c) => c.connIndex).sort(), [0, 1]);
+  });
+
+  it('a route added at fra is served at iad at once, although iad had cached that the hostname had none', async () => {
+    assert.equal((await visit(iad.url, '/', { host: 'new.example.test' })).status, 404);
+    await atFra.request('PUT', '/v1/routes/new.example.test', { tunnel: 'app' });
+    const answer = await visit(iad.url, '/', { host: 'new.example.test' });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.text, 'served new.example.test');
+  });
+
+  it('while Redis is down, iad keeps serving known hostnames and fra refuses a create naming the registry; once it is back, writes work', async () => {
+    await redis.stop();
+    try {
+      assert.equal((await visit(iad.url, '/', { host: 'app.example.test' })).text, 'served app.example.test');
+      const refused = await atFra.request('POST', '/v1/tunnels', { name: 'during-outage' }).then(
+        () => assert.fail('the create should fail'),
+        (error: EdgeApiError) => error,
+      );
+      assert.ok(refused instanceof EdgeApiError);
+      assert.equal(refused.status, 503);
+      assert.match(refused.message, new RegExp(`the registry at redis://127\\.0\\.0\\.1:${redis.port}/0 cannot be reached`));
+    } finally {
+      await redis.start();
+    }
+    await eventually(
+      () => atFra.request('POST', '/v1/tunnels', { name: 'after-outage' }).then(() => true, () => false),
+      5_000,
+      'creates to work again',
+    );
+    await atFra.request('PUT', '/v1/routes/after.example.test', { tunnel: 'after-outage' });
+    assert.equal((await visit(iad.url, '/', { host: 'app.example.test' })).text, 'served app.example.test');
+  });
+});
+
+describe('edge.network.registry without registry-redis', () => {
+  it('stops startup instead of running a PoP on a registry of its own', async () => {
+    const dataDir = await tempDir('burrow-edge-');
+    const edge = Edge.fromConfig(
+      { pop: 'lone', dataDir, network: { registry: 'redis://127.0.0.1:1/0' }, listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0' } },
+      { log: silentLogger },
+    );
+    try {
+      await assert.rejects(edge.start(), (error: Error) => {
+        assert.match(error.message, /edge\.network\.registry is set, but the registry is registry-memory/);
+        assert.match(error.message, /add `- registry-redis` to edge\.plugins/);
+        return true;
+      });
+    } finally {
+      // The API listener bound before the registry refused; stop() closes it.
+      await stopAll(() => edge.stop(0), () => removeDir(dataDir));
+    }
+  });
+});
