@@ -1,4 +1,5 @@
 // The tunnel registry contract: tunnels, their secrets, hostname routes and presence. Provided by a plugin (the registry role).
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { BurrowError } from '../kernel/errors.ts';
 import { serviceToken } from '../kernel/services.ts';
 
@@ -56,6 +57,40 @@ export interface TunnelRegistry {
   removePresence(record: PresenceRecord): Promise<void>;
   /** The live connections of a tunnel at every PoP that shares this registry. */
   listPresence(tunnelId: string): Promise<PresenceRecord[]>;
+}
+
+/** A tunnel as a registry keeps it: its public record and the hash of its secret, never the secret itself. */
+export interface StoredTunnel extends TunnelRecord {
+  readonly secretHash: string;
+}
+
+/** A new tunnel with a fresh 32-byte secret: the registry stores `stored` and hands `secret` back, once. */
+export function mintTunnel(input: { name: string; zone: string; ephemeral?: boolean }): { stored: StoredTunnel; secret: string } {
+  const secret = randomBytes(32).toString('base64');
+  const stored: StoredTunnel = {
+    id: randomUUID(),
+    name: input.name,
+    zone: input.zone,
+    createdAt: new Date().toISOString(),
+    ...(input.ephemeral ? { ephemeral: true } : {}),
+    secretHash: hashSecret(secret),
+  };
+  return { stored, secret };
+}
+
+/** Whether `secret` is the stored tunnel's, compared in constant time. */
+export function secretMatches(tunnel: StoredTunnel, secret: string): boolean {
+  return timingSafeEqual(Buffer.from(tunnel.secretHash, 'hex'), Buffer.from(hashSecret(secret), 'hex'));
+}
+
+/** The record without its secret hash, as the registry hands tunnels out. */
+export function publicTunnel(tunnel: StoredTunnel): TunnelRecord {
+  const { secretHash: _omit, ...record } = tunnel;
+  return record;
+}
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
 }
 
 export const TunnelRegistryToken = serviceToken<TunnelRegistry>('TunnelRegistry');

@@ -1,11 +1,6 @@
 // A TunnelRegistry that keeps tunnels and routes in one JSON file, rewritten whole on every change.
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { BurrowError, RouteConflictError, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
-
-interface StoredTunnel extends TunnelRecord {
-  readonly secretHash: string;
-}
+import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type CreatedTunnel, type PresenceRecord, type RouteRecord, type StoredTunnel, type TunnelRecord, type TunnelRegistry } from 'burrow';
 
 /** The file's shape: readable, and easy to edit by hand while the edge is stopped. */
 interface RegistryFile {
@@ -43,22 +38,20 @@ export class JsonFileRegistry implements TunnelRegistry {
     if (this.data.tunnels.some((t) => t.name === input.name && t.zone === input.zone)) {
       throw new BurrowError('BURROW_ERR_TUNNEL_EXISTS', `a tunnel named "${input.name}" already exists in ${input.zone}`, { hint: 'pick another name or delete the old tunnel' });
     }
-    const secret = randomBytes(32).toString('base64');
-    const { ephemeral, ...rest } = input;
-    const stored: StoredTunnel = { id: randomUUID(), ...rest, createdAt: new Date().toISOString(), ...(ephemeral ? { ephemeral } : {}), secretHash: hash(secret) };
+    const { stored, secret } = mintTunnel(input);
     this.data.tunnels.push(stored);
     await this.save();
-    return { tunnel: publicView(stored), secret };
+    return { tunnel: publicTunnel(stored), secret };
   }
 
   async getTunnel(ref: string, zones?: readonly string[]): Promise<TunnelRecord | undefined> {
     const visible = this.data.tunnels.filter((t) => !zones || zones.includes(t.zone));
     const tunnel = visible.find((t) => t.id === ref) ?? visible.find((t) => t.name === ref);
-    return tunnel && publicView(tunnel);
+    return tunnel && publicTunnel(tunnel);
   }
 
   async listTunnels(zones?: readonly string[]): Promise<TunnelRecord[]> {
-    return this.data.tunnels.filter((t) => !zones || zones.includes(t.zone)).map(publicView);
+    return this.data.tunnels.filter((t) => !zones || zones.includes(t.zone)).map(publicTunnel);
   }
 
   async deleteTunnel(id: string): Promise<void> {
@@ -69,7 +62,7 @@ export class JsonFileRegistry implements TunnelRegistry {
 
   async verifySecret(tunnelId: string, secret: string): Promise<boolean> {
     const tunnel = this.data.tunnels.find((t) => t.id === tunnelId);
-    return tunnel !== undefined && timingSafeEqual(Buffer.from(tunnel.secretHash, 'hex'), Buffer.from(hash(secret), 'hex'));
+    return tunnel !== undefined && secretMatches(tunnel, secret);
   }
 
   async routeHostname(hostname: string, tunnelId: string, options: { overwrite?: boolean } = {}): Promise<RouteRecord> {
@@ -99,7 +92,7 @@ export class JsonFileRegistry implements TunnelRegistry {
     const candidates = [hostname, ...labels.slice(1).map((_, i) => `*.${labels.slice(i + 1).join('.')}`)];
     const route = candidates.map((name) => byName.get(name)).find((r) => r !== undefined);
     const tunnel = route && this.data.tunnels.find((t) => t.id === route.tunnelId);
-    return tunnel && publicView(tunnel);
+    return tunnel && publicTunnel(tunnel);
   }
 
   async addPresence(record: PresenceRecord): Promise<void> {
@@ -125,12 +118,4 @@ export class JsonFileRegistry implements TunnelRegistry {
     });
     return this.writing;
   }
-}
-
-function hash(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-function publicView({ secretHash: _, ...tunnel }: StoredTunnel): TunnelRecord {
-  return tunnel;
 }

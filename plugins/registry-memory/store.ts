@@ -1,12 +1,7 @@
 // The default tunnel registry: in memory, persisted to `<dataDir>/registry.json` so restarts keep it.
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BurrowError, RouteConflictError, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
-
-interface StoredTunnel extends TunnelRecord {
-  readonly secretHash: string;
-}
+import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type StoredTunnel, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 
 interface Snapshot {
   version: 1;
@@ -49,30 +44,22 @@ export class MemoryRegistry implements TunnelRegistry {
     if ([...this.tunnels.values()].some((t) => t.name === input.name && t.zone === input.zone)) {
       throw new BurrowError('BURROW_ERR_TUNNEL_EXISTS', `a tunnel named "${input.name}" already exists in ${input.zone}`, { hint: 'pick another name or delete the old tunnel' });
     }
-    const secret = randomBytes(32).toString('base64');
-    const stored: StoredTunnel = {
-      id: randomUUID(),
-      name: input.name,
-      zone: input.zone,
-      createdAt: new Date().toISOString(),
-      ...(input.ephemeral ? { ephemeral: true } : {}),
-      secretHash: hashSecret(secret),
-    };
+    const { stored, secret } = mintTunnel(input);
     this.tunnels.set(stored.id, stored);
     await this.persist();
-    return { tunnel: publicView(stored), secret };
+    return { tunnel: publicTunnel(stored), secret };
   }
 
   async getTunnel(ref: string, zones?: readonly string[]): Promise<TunnelRecord | undefined> {
     const inZone = (t: StoredTunnel) => !zones || zones.includes(t.zone);
     const byId = this.tunnels.get(ref);
-    if (byId && inZone(byId)) return publicView(byId);
-    for (const tunnel of this.tunnels.values()) if (tunnel.name === ref && inZone(tunnel)) return publicView(tunnel);
+    if (byId && inZone(byId)) return publicTunnel(byId);
+    for (const tunnel of this.tunnels.values()) if (tunnel.name === ref && inZone(tunnel)) return publicTunnel(tunnel);
     return undefined;
   }
 
   async listTunnels(zones?: readonly string[]): Promise<TunnelRecord[]> {
-    return [...this.tunnels.values()].filter((t) => !zones || zones.includes(t.zone)).map(publicView);
+    return [...this.tunnels.values()].filter((t) => !zones || zones.includes(t.zone)).map(publicTunnel);
   }
 
   async deleteTunnel(id: string): Promise<void> {
@@ -84,8 +71,7 @@ export class MemoryRegistry implements TunnelRegistry {
   async verifySecret(tunnelId: string, secret: string): Promise<boolean> {
     const tunnel = this.tunnels.get(tunnelId);
     if (!tunnel) return false;
-    const expected = Buffer.from(tunnel.secretHash, 'hex');
-    return timingSafeEqual(expected, Buffer.from(hashSecret(secret), 'hex'));
+    return secretMatches(tunnel, secret);
   }
 
   async routeHostname(hostname: string, tunnelId: string, options: { overwrite?: boolean } = {}): Promise<RouteRecord> {
@@ -113,7 +99,7 @@ export class MemoryRegistry implements TunnelRegistry {
       route = this.routes.get(`*${hostname.slice(dot)}`);
     }
     const tunnel = route && this.tunnels.get(route.tunnelId);
-    return tunnel && publicView(tunnel);
+    return tunnel && publicTunnel(tunnel);
   }
 
   async addPresence(record: PresenceRecord): Promise<void> {
@@ -148,13 +134,4 @@ export class MemoryRegistry implements TunnelRegistry {
     });
     return this.saving;
   }
-}
-
-function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
-
-function publicView(tunnel: StoredTunnel): TunnelRecord {
-  const { secretHash: _omit, ...record } = tunnel;
-  return record;
 }

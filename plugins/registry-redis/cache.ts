@@ -1,6 +1,7 @@
 // The PoP-local cache of the lookup hot path (hostname -> tunnel, id and name -> tunnel), kept fresh by the changes channel.
 import type { TunnelRecord } from 'burrow';
-import { publicView, type Change, type StoredTunnel } from './keys.ts';
+import { publicTunnel, type StoredTunnel } from 'burrow';
+import type { Change } from './keys.ts';
 
 /**
  * Answers stay valid because every write publishes a Change and every PoP applies it here. A lookup that raced with a
@@ -31,7 +32,7 @@ export class LookupCache {
     if (!this.valid(ticket)) return;
     // Oldest first out: Map iteration order is insertion order.
     if (this.hostnames.size >= this.maxHostnames) this.hostnames.delete(this.hostnames.keys().next().value!);
-    this.hostnames.set(hostname, tunnel ? publicView(tunnel) : null);
+    this.hostnames.set(hostname, tunnel ? publicTunnel(tunnel) : null);
     if (tunnel) this.storeTunnel(ticket, tunnel);
   }
 

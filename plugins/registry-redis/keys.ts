@@ -1,11 +1,7 @@
 // The Redis layout of the registry: key names under the prefix, and how records are written into them and read back.
-import type { PresenceRecord, RouteRecord, TunnelRecord } from 'burrow';
+import type { PresenceRecord, RouteRecord, StoredTunnel } from 'burrow';
 
 /** A tunnel as stored: the public record plus the sha256 of its secret. */
-export interface StoredTunnel extends TunnelRecord {
-  readonly secretHash: string;
-}
-
 /** What a write changed: a route (its hostname) or a tunnel (its id). Every PoP drops what it cached of it. */
 export type Change = { readonly route: string } | { readonly tunnel: string };
 
@@ -71,11 +67,6 @@ export function readTunnel(hash: Record<string, string>): StoredTunnel | undefin
     ...(hash.ephemeral === '1' ? { ephemeral: true } : {}),
     secretHash: hash.secretHash,
   };
-}
-
-export function publicView(tunnel: StoredTunnel): TunnelRecord {
-  const { secretHash: _omit, ...record } = tunnel;
-  return record;
 }
 
 export function readRoute(json: string): RouteRecord {

@@ -1,9 +1,9 @@
 // The tunnel registry in Redis, shared by every PoP of a network: records, atomic writes, presence refresh and the cache.
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import { BurrowError, RouteConflictError, type CreatedTunnel, type Logger, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
+import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type CreatedTunnel, type StoredTunnel, type Logger, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 import { LookupCache } from './cache.ts';
-import { publicView, readPresence, readRoute, readTunnel, RegistryKeys, routeCandidates, tunnelFields, type Change, type ChangeMessage, type StoredTunnel } from './keys.ts';
+import { readPresence, readRoute, readTunnel, RegistryKeys, routeCandidates, tunnelFields, type Change, type ChangeMessage } from './keys.ts';
 import { defineScripts, script } from './scripts.ts';
 
 export interface RedisRegistryOptions {
@@ -92,15 +92,7 @@ export class RedisRegistry implements TunnelRegistry {
   }
 
   async createTunnel(input: { name: string; zone: string; ephemeral?: boolean }): Promise<CreatedTunnel> {
-    const secret = randomBytes(32).toString('base64');
-    const stored: StoredTunnel = {
-      id: randomUUID(),
-      name: input.name,
-      zone: input.zone,
-      createdAt: new Date().toISOString(),
-      ...(input.ephemeral ? { ephemeral: true } : {}),
-      secretHash: hashSecret(secret),
-    };
+    const { stored, secret } = mintTunnel(input);
     const { keys } = this;
     const created = await this.call('create the tunnel', () =>
       script(this.client, 'burrowCreateTunnel')(keys.names(stored.zone), keys.tunnel(stored.id), keys.tunnels, keys.zones, stored.name, stored.id, stored.zone, ...tunnelFields(stored)),
@@ -108,12 +100,12 @@ export class RedisRegistry implements TunnelRegistry {
     if (created === 0) {
       throw new BurrowError('BURROW_ERR_TUNNEL_EXISTS', `a tunnel named "${input.name}" already exists in ${input.zone}`, { hint: 'pick another name or delete the old tunnel' });
     }
-    return { tunnel: publicView(stored), secret };
+    return { tunnel: publicTunnel(stored), secret };
   }
 
   async getTunnel(ref: string, zones?: readonly string[]): Promise<TunnelRecord | undefined> {
     const tunnel = await this.findTunnel(ref, zones);
-    return tunnel && publicView(tunnel);
+    return tunnel && publicTunnel(tunnel);
   }
 
   async listTunnels(zones?: readonly string[]): Promise<TunnelRecord[]> {
@@ -127,7 +119,7 @@ export class RedisRegistry implements TunnelRegistry {
       });
     });
     const tunnels = await this.fetchTunnels(ids);
-    return tunnels.sort(byCreation).map(publicView);
+    return tunnels.sort(byCreation).map(publicTunnel);
   }
 
   async deleteTunnel(id: string): Promise<void> {
@@ -143,7 +135,7 @@ export class RedisRegistry implements TunnelRegistry {
     // From the cache when known: secrets never change, and connectors can then re-register while Redis is away.
     const tunnel = this.cache.tunnel(tunnelId) ?? (await this.loadTunnel(tunnelId));
     if (!tunnel) return false;
-    return timingSafeEqual(Buffer.from(tunnel.secretHash, 'hex'), Buffer.from(hashSecret(secret), 'hex'));
+    return secretMatches(tunnel, secret);
   }
 
   async routeHostname(hostname: string, tunnelId: string, options: { overwrite?: boolean } = {}): Promise<RouteRecord> {
@@ -193,7 +185,7 @@ export class RedisRegistry implements TunnelRegistry {
     const tunnelId = json ? readRoute(json).tunnelId : undefined;
     const tunnel = tunnelId === undefined ? undefined : (this.cache.tunnel(tunnelId) ?? (await this.loadTunnel(tunnelId)));
     this.cache.storeHostname(ticket, hostname, tunnel);
-    return tunnel && publicView(tunnel);
+    return tunnel && publicTunnel(tunnel);
   }
 
   async addPresence(record: PresenceRecord): Promise<void> {
@@ -311,9 +303,6 @@ export class RedisRegistry implements TunnelRegistry {
   }
 }
 
-function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
-}
 
 function byCreation(a: { createdAt: string }, b: { createdAt: string }): number {
   return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0;

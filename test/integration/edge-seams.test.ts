@@ -4,13 +4,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { randomBytes } from 'node:crypto';
 import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
-import { createCertificateAuthority } from '../../plugins/origin-ca/ca.ts';
 import {
   ApiError,
-  TrustStoreToken,
   definePlugin,
   splitHostPort,
   type CertifiedKey,
@@ -20,12 +17,10 @@ import {
   type TunnelRecord,
   type VisitorContext,
 } from '../../core/index.ts';
-import type { PluginSpec } from '../../config/schema.ts';
+import { inline, sharedTrust } from '../helpers/shared-trust.ts';
 import { createTunnel, startConnector, startEdge, startOrigin, stopWorld, eventually, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
 
-/** A plugin given to the edge as it is, the way the config loader hands one over. */
-const inline = (use: unknown): PluginSpec => ({ use }) as unknown as PluginSpec;
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('presence: which connections a tunnel has, awaited', () => {
@@ -180,26 +175,17 @@ describe('the edge API opens a stream to a tunnel', () => {
 });
 
 describe('shared trust: two PoPs with one trust store', () => {
-  const shared: { ca?: CertifiedKey; key: Buffer } = { key: randomBytes(32) };
-  const store = definePlugin({
-    id: 'shared-trust',
-    provides: ['trust-store'],
-    edge(api) {
-      api.services.provide(TrustStoreToken, {
-        originCa: async (create) => (shared.ca ??= await create()),
-        tokenSigningKey: async () => shared.key,
-      });
-    },
-  });
+  let shared: { ca: CertifiedKey };
   let fra: TestEdge;
   let iad: TestEdge;
   let origin: TestOrigin;
   let connector: Connector | undefined;
 
   before(async () => {
-    shared.ca = await createCertificateAuthority({ commonName: 'Shared network CA' });
-    fra = await startEdge({ pop: 'fra' }, { plugins: [inline(store)] });
-    iad = await startEdge({ pop: 'iad' }, { plugins: [inline(store)] });
+    const trust = await sharedTrust();
+    shared = trust;
+    fra = await startEdge({ pop: 'fra' }, { plugins: [trust.plugin] });
+    iad = await startEdge({ pop: 'iad' }, { plugins: [trust.plugin] });
     origin = await startOrigin((_req, res) => res.end('served'));
   });
   after(() => stopAll(() => stopWorld({ connector, edge: iad, origin }), () => stopWorld({ edge: fra })));
@@ -208,7 +194,7 @@ describe('shared trust: two PoPs with one trust store', () => {
     const credentials = await createTunnel(fra, 'shared', []);
     const atIad = new EdgeClient(iad.api, credentials.apiToken);
     await atIad.request('GET', '/v1/tunnels');
-    assert.equal(credentials.tls.caPem, shared.ca!.certPem);
+    assert.equal(credentials.tls.caPem, shared.ca.certPem);
   });
 
   it('a connector certified at one PoP registers at the other', async () => {

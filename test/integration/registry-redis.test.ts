@@ -1,33 +1,15 @@
 // Two PoPs (fra, iad) on one Redis registry: a tunnel made at one runs at the other, presence and routes cross over, and a Redis outage.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeClient, EdgeApiError } from '../../core/edge-client.ts';
-import { TrustStoreToken, definePlugin, type CertifiedKey, type PresenceRecord } from '../../core/index.ts';
-import type { PluginSpec } from '../../config/schema.ts';
-import { createCertificateAuthority } from '../../plugins/origin-ca/ca.ts';
+import type { PresenceRecord } from '../../core/index.ts';
 import { Edge } from '../../core/edge/edge.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
 import { createTunnel, eventually, removeDir, startConnector, startEdge, startOrigin, stopWorld, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
-
-/** A plugin given to the edge as it is, the way the config loader hands one over. */
-const inline = (use: unknown): PluginSpec => ({ use }) as unknown as PluginSpec;
-
-/** One network CA and token key for both PoPs, as `edge.network.ca` will give them. */
-const shared: { ca?: CertifiedKey; key: Buffer } = { key: randomBytes(32) };
-const sharedTrust = definePlugin({
-  id: 'shared-trust',
-  provides: ['trust-store'],
-  edge(api) {
-    api.services.provide(TrustStoreToken, {
-      originCa: async (create) => (shared.ca ??= await create()),
-      tokenSigningKey: async () => shared.key,
-    });
-  },
-});
+import { sharedTrust } from '../helpers/shared-trust.ts';
 
 describe('registry-redis: two PoPs share one registry', () => {
   let redis: TestRedis;
@@ -39,10 +21,10 @@ describe('registry-redis: two PoPs share one registry', () => {
 
   before(async () => {
     redis = await startRedis();
-    shared.ca = await createCertificateAuthority({ commonName: 'Network CA' });
+    const trust = await sharedTrust('Network CA');
     const network = { registry: redis.url };
-    fra = await startEdge({ pop: 'fra', network }, { plugins: [inline(sharedTrust), 'registry-redis'] });
-    iad = await startEdge({ pop: 'iad', network }, { plugins: [inline(sharedTrust), 'registry-redis'] });
+    fra = await startEdge({ pop: 'fra', network }, { plugins: [trust.plugin, 'registry-redis'] });
+    iad = await startEdge({ pop: 'iad', network }, { plugins: [trust.plugin, 'registry-redis'] });
     origin = await startOrigin((req, res) => res.end(`served ${req.headers.host}`));
   });
   after(() =>
