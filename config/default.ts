@@ -1,5 +1,5 @@
 // The built-in plugins every edge and connector loads; a config-listed plugin can take a default's slot (core/kernel/roles.ts).
-import type { PluginSpec } from './schema.ts';
+import type { EdgeSettings, PluginSpec } from './schema.ts';
 
 /**
  * Order matters where hooks bail: earlier plugins answer first. `edge-api` and `metrics` come first so that
@@ -16,6 +16,7 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'management-api',
   'login-page',
   'quick-tunnels',
+  'network',
   'discovery-static',
   'origin-http',
   'origin-unix',
@@ -24,3 +25,9 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'origin-status',
   'demo',
 ];
+
+/** The defaults for one edge's settings: a PoP of a network with a Redis registry uses registry-redis in the registry slot. */
+export function defaultPluginsFor(settings: EdgeSettings): readonly PluginSpec[] {
+  if (!settings.network?.registry) return defaultPlugins;
+  return defaultPlugins.map((spec) => (spec === 'registry-memory' ? 'registry-redis' : spec));
+}

@@ -35,6 +35,8 @@ export const edgeSchema = z.strictObject({
       https: hostPort.optional(),
       tunnel: hostPort.default('0.0.0.0:7844'),
       api: hostPort.default('127.0.0.1:7845'),
+      /** PoP-to-PoP links; bound only when the PoP belongs to a network (edge.network). */
+      peer: hostPort.default('0.0.0.0:7846'),
     })
     .prefault({}),
   /** Address connectors are told to dial; defaults to the host they reached the API on plus the tunnel port. */
@@ -44,6 +46,8 @@ export const edgeSchema = z.strictObject({
   dataDir: z.string().default('/var/lib/burrow'),
   zones: z.array(zoneName).default([]),
   quickTunnels: zoneName.optional(),
+  /** Groups PoPs in SRV discovery and `network status`. */
+  region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected a short lowercase region name like eu').optional(),
   gracePeriod: durationSchema.prefault('30s'),
   heartbeatInterval: durationSchema.prefault('5s'),
   heartbeatCount: z.number().int().min(1).max(100).default(5),
@@ -54,7 +58,15 @@ export const edgeSchema = z.strictObject({
         .string()
         .regex(/^rediss?:\/\//, 'expected a Redis URL like redis://127.0.0.1:6379/0 (rediss:// for TLS)')
         .optional()
-        .describe('the Redis every PoP of the network shares tunnels, routes and presence through, redis://HOST:PORT/DB; needs the registry-redis plugin in edge.plugins'),
+        .describe('the Redis every PoP of the network shares tunnels, routes, presence and latencies through, redis://HOST:PORT/DB; without it the PoP keeps its registry in memory'),
+      ca: z.string().min(1).optional().describe('the folder `burrow network ca init --out DIR` created: the origin CA and token key every PoP of the network shares'),
+      advertise: hostPort.optional().describe('how the other PoPs reach this one for a link; defaults to listen.peer (with this host when it listens on 0.0.0.0)'),
+      peers: z
+        .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected a PoP name like lhr'), hostPort)
+        .default({})
+        .describe('addresses to reach given PoPs at instead of what they advertise (private links, emulated WANs): { lhr: 10.1.0.2:7846 }'),
+      probeInterval: durationSchema.prefault('2s').describe('how often each link round trip is measured (HTTP/2 PING) and published'),
+      maxHops: z.number().int().min(1).max(64).default(8).describe('PoP-to-PoP hops a request may take; one more is answered 508'),
     })
     .optional(),
   plugins: z.array(pluginSpecSchema).optional(),

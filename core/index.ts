@@ -19,10 +19,12 @@ export type { BurrowConfig, BurrowConfigInput, EdgeSettings } from '../config/sc
 export { Edge, type EdgeOptions } from './edge/edge.ts';
 export type { EdgePluginApi } from './edge/plugin-api.ts';
 export { RegistrationRefused, type EdgeHooks, type EdgeConnectionInfo, type EdgeAddresses, type Forwarding, type RegistrationAttempt, type RouteRequest } from './edge/hooks.ts';
-export { TunnelRegistryToken, RouteConflictError, mintTunnel, secretMatches, publicTunnel, type StoredTunnel, type TunnelRegistry, type TunnelRecord, type RouteRecord, type CreatedTunnel, type PresenceRecord } from './edge/registry.ts';
+export { TunnelRegistryToken, RouteConflictError, mintTunnel, secretMatches, publicTunnel, type StoredTunnel, type TunnelRegistry, type TunnelRecord, type RouteRecord, type CreatedTunnel, type PresenceRecord, type NetworkStore, type PopRecord, type LinkReport } from './edge/registry.ts';
 export { ApiError, ApiRouterToken, type ApiHandler, type ApiRequest, type ApiResult, type ApiRouteOptions, type ApiRouter, type HttpMethod } from './edge/api.ts';
 export { EdgeClient, EdgeApiError } from './edge-client.ts';
 export type { VisitorContext, EdgeMiddleware } from './edge/visitor-proxy.ts';
+export { requestHeaders, responseHeaders } from './edge/forwarding-headers.ts';
+export { dropSession } from './edge/connections.ts';
 
 export { Connector, type ConnectorOptions } from './connector/connector.ts';
 export type { ConnectorPluginApi } from './connector/plugin-api.ts';

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { Container } from 'inversify';
 import { edgeSchema, type EdgeSettings } from '../../config/schema.ts';
-import { defaultPlugins } from '../../config/default.ts';
+import { defaultPluginsFor } from '../../config/default.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { ConfigError } from '../kernel/errors.ts';
 import { resolveRuntimePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
@@ -82,7 +82,7 @@ export class Edge {
     const plugins =
       this.options.resolvedPlugins ??
       (await resolveRuntimePlugins({
-        defaults: defaultPlugins,
+        defaults: defaultPluginsFor(settings),
         listed: [
           ...(this.options.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })),
           ...(this.options.edgePlugins ?? []).map((spec, i) => ({ spec, keyPath: ['edge', 'plugins', i] })),

@@ -1,4 +1,5 @@
 // The edge's hooks, declared once: what plugins can observe, refuse or answer on the edge.
+import type { ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
 import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
 import { declareHooks } from '../kernel/plugin.ts';
@@ -38,14 +39,15 @@ export interface EdgeAddresses {
 }
 
 /**
- * A plugin's answer to "where is this tunnel served?" when it is not (only) here: it takes the request there
- * (another PoP) and answers the visitor on `ctx.res`.
+ * A plugin's answer to "where is this tunnel served?" when it is not here: a stream toward the PoP that serves it.
+ * The edge then relays the visitor's request and the answer over that stream exactly as over a local tunnel
+ * connection (bodies, trailers, upgrades, error pages).
  */
 export interface Forwarding {
-  /** Where the request goes (a PoP name), for logs. */
+  /** The next hop (a PoP name), for logs. */
   readonly via: string;
-  /** Carries the request and writes the answer to `ctx.res`; resolves when the response has ended. */
-  forward(ctx: VisitorContext): Promise<void>;
+  /** Opens the request's stream with the headers the edge built for the connector; throw when it cannot (502). */
+  open(headers: OutgoingHttpHeaders, options: ClientSessionRequestOptions): ClientHttp2Stream;
 }
 
 /** Refuses a registration; `retry` tells the connector whether trying again can succeed. */

@@ -57,6 +57,43 @@ export interface TunnelRegistry {
   removePresence(record: PresenceRecord): Promise<void>;
   /** The live connections of a tunnel at every PoP that shares this registry. */
   listPresence(tunnelId: string): Promise<PresenceRecord[]>;
+  /** PoP records and measured link RTTs, for a registry that a network of PoPs shares. */
+  readonly network?: NetworkStore;
+}
+
+/** A PoP of a network, as it publishes itself for the others. */
+export interface PopRecord {
+  readonly name: string;
+  readonly region?: string;
+  /** `host:port` the other PoPs dial for a link (`edge.network.advertise`). */
+  readonly peer: string;
+  /** Its listeners by name (tunnel, http, api, dns ...), for discovery and `network status`. */
+  readonly addresses: Readonly<Record<string, string>>;
+  readonly startedAt: string;
+}
+
+/** One PoP's smoothed round-trip times, in milliseconds, to the PoPs it has a live link to. */
+export interface LinkReport {
+  readonly from: string;
+  readonly rtts: Readonly<Record<string, number>>;
+  /** When it was measured (ISO time). */
+  readonly at: string;
+}
+
+/**
+ * The network's shared map: which PoPs are up and what each measured. Entries expire unless their PoP
+ * refreshes them, so a PoP that dies leaves the map by itself.
+ */
+export interface NetworkStore {
+  /** Publishes or refreshes `pop`; it leaves after `ttlMs` without a refresh. */
+  publishPop(pop: PopRecord, ttlMs: number): Promise<void>;
+  removePop(name: string): Promise<void>;
+  listPops(): Promise<PopRecord[]>;
+  /** Replaces the links `report.from` measured; they leave after `ttlMs` without a refresh. */
+  publishLinks(report: LinkReport, ttlMs: number): Promise<void>;
+  listLinks(): Promise<LinkReport[]>;
+  /** Calls `listener` whenever any PoP publishes, so routes can be recomputed at once; returns the unsubscribe. */
+  watch(listener: () => void): () => void;
 }
 
 /** A tunnel as a registry keeps it: its public record and the hash of its secret, never the secret itself. */

@@ -13,7 +13,7 @@ import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import { VISITOR_HEADERS, requestHeaders, responseHeaders } from './forwarding-headers.ts';
 import { originErrorPage, statusPage } from './status-pages.ts';
-import type { EdgeMiddleware, VisitorContext, VisitorUpgrade } from './visitor-context.ts';
+import type { EdgeMiddleware, OpenStream, VisitorContext, VisitorUpgrade } from './visitor-context.ts';
 import { forwardUpgrade, upgradeResponse } from './visitor-upgrade.ts';
 
 export type { EdgeMiddleware, VisitorContext } from './visitor-context.ts';
@@ -92,24 +92,24 @@ export class VisitorProxy {
     const tunnel = ctx.tunnel ?? (await this.hooks.resolveTunnel.promise(ctx.hostname));
     if (!tunnel) return statusPage(res, 404, ray);
     ctx.tunnel = tunnel;
+    let open: OpenStream = (headers, options) => this.table.openStream(tunnel.id, headers, options)?.stream;
     if (this.hooks.resolveForwarding.isUsed()) {
       const forwarding = await this.hooks.resolveForwarding.promise(ctx);
-      if (forwarding) return forwarding.forward(ctx);
+      if (forwarding) open = (headers, options) => forwarding.open(headers, options);
     }
-    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, this.table, this.log);
+    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, open, this.log);
 
     const endStream = !hasBody(req);
     // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
     const waitForTrailers = !endStream && req.headers['transfer-encoding'] !== undefined;
-    let opened;
+    let stream;
     try {
-      opened = this.table.openStream(tunnel.id, requestHeaders(ctx), { endStream, waitForTrailers });
+      stream = open(requestHeaders(ctx), { endStream, waitForTrailers });
     } catch (error) {
-      this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
+      this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream toward the connector');
       return statusPage(res, 502, ray);
     }
-    if (!opened) return statusPage(res, 530, ray);
-    const { stream } = opened;
+    if (!stream) return statusPage(res, 530, ray);
 
     // .pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
     // call, which builds a DOMException with a stack trace on every request.

@@ -5,10 +5,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../kernel/logger.ts';
 import { Headers } from '../transport/protocol.ts';
 import { isHopByHop } from '../transport/hop-by-hop.ts';
-import type { ConnectionTable } from './connections.ts';
 import { originErrorPage, statusPage } from './status-pages.ts';
 import { requestHeaders, responseHeaders } from './forwarding-headers.ts';
-import type { VisitorContext, VisitorUpgrade } from './visitor-context.ts';
+import type { OpenStream, VisitorContext, VisitorUpgrade } from './visitor-context.ts';
 
 
 /**
@@ -24,18 +23,18 @@ export function upgradeResponse(req: IncomingMessage, socket: Duplex): ServerRes
   return res;
 }
 
-export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, table: ConnectionTable, log: Logger): void {
+export function forwardUpgrade(ctx: VisitorContext, upgrade: VisitorUpgrade, open: OpenStream, log: Logger): void {
   const { req, res, ray } = ctx;
   const { socket, head } = upgrade;
   const headers = requestHeaders(ctx);
   headers[Headers.upgrade] = String(req.headers.upgrade);
   let stream: ClientHttp2Stream;
   try {
-    const opened = table.openStream(ctx.tunnel!.id, headers, { endStream: false });
+    const opened = open(headers, { endStream: false });
     if (!opened) return statusPage(res, 530, ray);
-    stream = opened.stream;
+    stream = opened;
   } catch (error) {
-    log.warn({ err: (error as Error).message, ray }, 'could not open a stream to the connector');
+    log.warn({ err: (error as Error).message, ray }, 'could not open a stream toward the connector');
     return statusPage(res, 502, ray);
   }
   let switched = false;

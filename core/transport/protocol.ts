@@ -14,6 +14,10 @@ export const Headers = {
   originError: 'burrow-origin-error',
   /** Marks a stream that carries an upgraded (WebSocket or raw) connection. */
   upgrade: 'burrow-upgrade',
+  /** PoP to PoP: how many links the request has crossed so far. */
+  hops: 'burrow-hops',
+  /** The PoPs a request crossed, landing PoP first and serving PoP last (`fra,lhr,iad`); the origin sees it. */
+  path: 'burrow-path',
 } as const;
 
 export interface RegisterRequest {

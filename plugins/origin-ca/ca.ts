@@ -69,6 +69,24 @@ export async function issueServerCertificate(
   return { keyPem: await exportPrivateKey(keys.privateKey), certPem: toPem('CERTIFICATE', cert.rawData) };
 }
 
+/**
+ * A PoP's link certificate: it serves and dials PoP-to-PoP links, so it carries server and client auth, and the SAN
+ * URI `urn:burrow:pop:<name>` names the PoP. It has no DNS name, so it can never pass as a zone certificate.
+ */
+export async function issuePopCertificate(ca: CertifiedKey, pop: string, validityDays = 397): Promise<CertifiedKey> {
+  const issuer = await loadIssuer(ca);
+  const keys = await generateKeyPair();
+  const cert = await signLeaf(issuer, {
+    commonName: `Burrow PoP ${pop}`,
+    publicKey: keys.publicKey,
+    names: [{ type: 'url', value: `urn:burrow:pop:${pop}` }],
+    keyUsage: x509.KeyUsageFlags.digitalSignature,
+    extendedKeyUsage: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+    validityDays,
+  });
+  return { keyPem: await exportPrivateKey(keys.privateKey), certPem: toPem('CERTIFICATE', cert.rawData) };
+}
+
 export async function createKeyAndCsr(opts: { zones: string[] }): Promise<{ keyPem: string; csrPem: string }> {
   const zones = normalizeZones(opts.zones);
   const keys = await generateKeyPair();
@@ -201,7 +219,7 @@ async function signLeaf(
     publicKey: CryptoKey | x509.PublicKey;
     names: x509.JsonGeneralName[];
     keyUsage: x509.KeyUsageFlags;
-    extendedKeyUsage: x509.ExtendedKeyUsage;
+    extendedKeyUsage: x509.ExtendedKeyUsage | x509.ExtendedKeyUsage[];
     validityDays: number;
   },
 ): Promise<x509.X509Certificate> {
@@ -220,7 +238,7 @@ async function signLeaf(
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(leaf.keyUsage, true),
-      new x509.ExtendedKeyUsageExtension([leaf.extendedKeyUsage]),
+      new x509.ExtendedKeyUsageExtension([leaf.extendedKeyUsage].flat()),
       new x509.SubjectAlternativeNameExtension(leaf.names),
       await x509.SubjectKeyIdentifierExtension.create(leaf.publicKey),
       await authorityKeyIdentifier(issuer.cert),

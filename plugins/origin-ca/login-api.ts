@@ -1,6 +1,6 @@
 // The edge API of the origin CA: `/v1/login` (zone certificates and tokens) and `/v1/tunnels/:ref/certificate`, and the OriginCa service behind them.
 import { ApiAuthToken, ApiError, TunnelRegistryToken, formatHostPort, splitHostPort, type CertifiedKey, type EdgePluginApi } from 'burrow';
-import { checkCertificateRequest, signZoneCertificate } from './ca.ts';
+import { checkCertificateRequest, issuePopCertificate, signZoneCertificate } from './ca.ts';
 import { OriginCaToken, type LoginResponse, type OriginCa } from './service.ts';
 
 export function serveLoginApi(api: EdgePluginApi, ca: CertifiedKey, opts: { validityDays: number }): void {
@@ -33,6 +33,7 @@ export function serveLoginApi(api: EdgePluginApi, ca: CertifiedKey, opts: { vali
       api.log.info({ tunnel: tunnel.name, serial: signed.serialNumber, notAfter: signed.notAfter }, 'issued a tunnel certificate');
       return { certificate: signed.certPem, ca: ca.certPem, notAfter: signed.notAfter.toISOString(), edge: edgeAddresses(apiHost) };
     },
+    popCertificate: (pop) => issuePopCertificate(ca, pop),
   };
   api.services.provide(OriginCaToken, service);
 

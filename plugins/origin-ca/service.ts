@@ -1,5 +1,5 @@
 // What origin-ca offers other plugins: the edge's CA signing connectors' requests (approval page, quick tunnels), and on the CLI the connector's key and CSR.
-import { serviceToken, type TunnelRecord } from 'burrow';
+import { serviceToken, type CertifiedKey, type TunnelRecord } from 'burrow';
 
 /** What a login hands the connector: everything `cert.pem` holds except the private key, which never left it. */
 export interface LoginResponse {
@@ -29,6 +29,19 @@ export interface OriginCa {
   login(csrPem: string, zones: string[], apiHost: string | undefined): Promise<LoginResponse>;
   /** Signs a certificate bound to `tunnel` (its zone, plus a SAN URI naming the tunnel). */
   tunnelCertificate(csrPem: string, tunnel: TunnelRecord, apiHost: string | undefined, validityDays?: number): Promise<TunnelCertificate>;
+  /**
+   * A fresh certificate for PoP-to-PoP links (a PoP mints its own at start, with a new key): server and client auth, and the SAN URI `urn:burrow:pop:<name>` (see popOfPeer). Only a holder of the CA key can mint one.
+   */
+  popCertificate(pop: string): Promise<CertifiedKey>;
+}
+
+const POP_URI_PREFIX = 'URI:urn:burrow:pop:';
+
+/** The PoP a link certificate names (its subjectAltName as node:tls reports it), or undefined for any other certificate. */
+export function popOfPeer(subjectAltName: string | undefined): string | undefined {
+  const names = (subjectAltName ?? '').split(/,\s*/);
+  const pop = names.find((name) => name.startsWith(POP_URI_PREFIX));
+  return pop?.slice(POP_URI_PREFIX.length) || undefined;
 }
 
 export const OriginCaToken = serviceToken<OriginCa>('OriginCa');

@@ -12,7 +12,7 @@ export default definePlugin({
     if (api.settings.network?.registry) {
       throw new ConfigError('edge.network.registry is set, but the registry is registry-memory, which keeps tunnels on this PoP only', {
         keyPath: 'edge.network.registry',
-        hint: 'add `- registry-redis` to edge.plugins (it takes its address from edge.network.registry)',
+        hint: 'remove registry-memory from the plugins list: with edge.network.registry the registry is registry-redis',
       });
     }
     const registry = await MemoryRegistry.open(path.join(api.settings.dataDir, 'registry.json'));

@@ -42,7 +42,7 @@ export async function startEdge(settings: Partial<EdgeConfigInput> = {}, { log =
       heartbeatCount: 3,
       ...settings,
       dataDir,
-      listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0', ...settings.listen },
+      listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0', peer: '127.0.0.1:0', ...settings.listen },
     },
     { log, plugins },
   );

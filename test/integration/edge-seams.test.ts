@@ -15,7 +15,6 @@ import {
   type PresenceRecord,
   type RouteRecord,
   type TunnelRecord,
-  type VisitorContext,
 } from '../../core/index.ts';
 import { inline, sharedTrust } from '../helpers/shared-trust.ts';
 import { createTunnel, startConnector, startEdge, startOrigin, stopWorld, eventually, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
@@ -77,31 +76,25 @@ describe('forwarding: a plugin takes a request to the PoP that serves the tunnel
 
   before(async () => {
     far = await startEdge({ pop: 'far' });
-    origin = await startOrigin((req, res) => res.end(`origin saw ${req.headers['burrow-ray']}`));
+    origin = await startOrigin((req, res) => res.end(`origin saw ${req.headers['burrow-ray']}${req.headers['x-via'] ? ` via ${req.headers['x-via']}` : ''}`));
     const credentials = await createTunnel(far, 'remote', ['remote.example.test']);
     connector = await startConnector(credentials, { ingress: [{ service: origin.url }] });
-    const farAddress = splitHostPort(far.url.slice('http://'.length));
     const elsewhere: TunnelRecord = { id: credentials.tunnelId, name: 'remote', zone: 'example.test', createdAt: new Date().toISOString() };
-    // Knows that remote.example.test lives at "far" and carries its requests there over plain HTTP.
+    // Knows that remote.example.test lives at "far" and opens its streams on far's tunnel connections (in-process).
     const network = definePlugin({
       id: 'toy-network',
       edge(api) {
         api.hooks.resolveTunnel.tapPromise('toy-network', async (hostname) => (hostname === 'remote.example.test' ? elsewhere : undefined));
         api.hooks.resolveForwarding.tapPromise('toy-network', async (ctx) => {
           if (ctx.tunnel?.id !== elsewhere.id || api.connections.forTunnel(elsewhere.id).length > 0) return undefined;
+          forwarded.push(ctx.ray);
           return {
             via: 'far',
-            forward: (visitor: VisitorContext) =>
-              new Promise<void>((resolve, reject) => {
-                forwarded.push(visitor.ray);
-                const upstream = http.request({ ...farAddress, host: farAddress.host, method: visitor.req.method, path: visitor.req.url, headers: visitor.req.headers }, (answer) => {
-                  visitor.res.writeHead(answer.statusCode ?? 502, { 'x-via': 'far' });
-                  answer.pipe(visitor.res);
-                  answer.once('end', resolve);
-                });
-                upstream.once('error', reject);
-                visitor.req.pipe(upstream);
-              }),
+            open: (headers, options) => {
+              const opened = far.edge.connections.openStream(elsewhere.id, { ...headers, 'x-via': 'far' }, options);
+              if (!opened) throw new Error('far has no connection');
+              return opened.stream;
+            },
           };
         });
       },
@@ -113,8 +106,7 @@ describe('forwarding: a plugin takes a request to the PoP that serves the tunnel
   it('answers a visitor at one PoP from a tunnel connected at another', async () => {
     const response = await visit(near.url, '/hello', { host: 'remote.example.test' });
     assert.equal(response.status, 200);
-    assert.equal(response.headers['x-via'], 'far');
-    assert.match(response.text, /^origin saw [0-9a-f]{16}-far$/);
+    assert.match(response.text, /^origin saw [0-9a-f]{16}-near via far$/);
     assert.equal(forwarded.length, 1);
     assert.match(forwarded[0]!, /-near$/);
   });

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeClient, EdgeApiError } from '../../core/edge-client.ts';
 import type { PresenceRecord } from '../../core/index.ts';
+import { Redis } from 'ioredis';
 import { Edge } from '../../core/edge/edge.ts';
 import { silentLogger } from '../../core/kernel/logger.ts';
 import { createTunnel, eventually, removeDir, startConnector, startEdge, startOrigin, stopWorld, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
@@ -86,17 +87,34 @@ describe('registry-redis: two PoPs share one registry', () => {
   });
 });
 
-describe('edge.network.registry without registry-redis', () => {
-  it('stops startup instead of running a PoP on a registry of its own', async () => {
+describe('edge.network.registry picks the registry', () => {
+  it('puts registry-redis in the registry slot by itself, with no plugin listed', async () => {
+    const redis = await startRedis();
+    const trust = await sharedTrust('Network CA');
+    let edge: TestEdge | undefined;
+    try {
+      edge = await startEdge({ pop: 'solo', network: { registry: redis.url } }, { plugins: [trust.plugin] });
+      await createTunnel(edge, 'kept', ['kept.example.test']);
+      const client = new Redis(redis.url);
+      try {
+        assert.equal((await client.smembers('burrow:tunnels')).length, 1);
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      await stopAll(() => stopWorld({ edge }), () => redis.close());
+    }
+  });
+
+  it('refuses to run a PoP of a network on registry-memory listed by hand', async () => {
     const dataDir = await tempDir('burrow-edge-');
     const edge = Edge.fromConfig(
-      { pop: 'lone', dataDir, network: { registry: 'redis://127.0.0.1:1/0' }, listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0' } },
-      { log: silentLogger },
+      { pop: 'lone', dataDir, network: { registry: 'redis://127.0.0.1:1/0' }, listen: { http: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0', peer: '127.0.0.1:0' } },
+      { log: silentLogger, edgePlugins: ['registry-memory'] },
     );
     try {
       await assert.rejects(edge.start(), (error: Error) => {
         assert.match(error.message, /edge\.network\.registry is set, but the registry is registry-memory/);
-        assert.match(error.message, /add `- registry-redis` to edge\.plugins/);
         return true;
       });
     } finally {
