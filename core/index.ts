@@ -44,7 +44,8 @@ export { Ingress, IngressRule, type ServiceSpec, type IngressRuleConfig, type Or
 export { tryParseDuration, DURATION_HINT, durationSchema } from './kernel/duration.ts';
 export { HOP_BY_HOP, RESERVED_PREFIX, connectionTokens, isHopByHop, endToEndHeaders, type EndToEndOptions } from './transport/hop-by-hop.ts';
 export { normalizeHost, hostInZone, splitHostPort, formatHostPort } from './transport/host.ts';
-export { Headers, EDGE_SERVER_NAME } from './transport/protocol.ts';
+export { Headers, EDGE_SERVER_NAME, http2SessionOptions, SESSION_WINDOW } from './transport/protocol.ts';
+export { Backoff, type BackoffOptions } from './transport/backoff.ts';
 export { TrustStoreToken, ApiAuthToken, type TrustStore, type ApiAuth, type Principal, type CertifiedKey } from './edge/trust.ts';
 export { statusPage } from './edge/status-pages.ts';
 export { ensurePrivateDir, readIfExists, writeFileAtomic } from './kernel/files.ts';

@@ -11,6 +11,7 @@ const reasons: Record<number, { title: string; detail: string }> = {
   502: { title: 'Bad gateway', detail: 'The origin refused or broke the connection, or its TLS certificate failed verification.' },
   503: { title: 'Service unavailable', detail: 'The service is shutting down or has no ingress rule for this request.' },
   504: { title: 'Gateway timeout', detail: 'The origin did not connect or answer in time.' },
+  508: { title: 'Loop detected', detail: 'The request went round the network of PoPs without reaching its tunnel.' },
   530: { title: 'Tunnel offline', detail: 'This hostname is routed to a tunnel, but no connector for it is online.' },
 };
 
