@@ -5,6 +5,7 @@ import { Headers, normalizeHost, type EdgePluginApi, type Forwarding, type Visit
 import { answerError, bridge } from './bridge.ts';
 import type { PeerLinks } from './links.ts';
 import type { NetworkMap } from './map.ts';
+import type { NetworkMetrics } from './metrics.ts';
 
 export class Forwarder {
   private readonly self: string;
@@ -14,6 +15,7 @@ export class Forwarder {
     private readonly api: EdgePluginApi,
     private readonly links: PeerLinks,
     private readonly map: NetworkMap,
+    private readonly metrics: NetworkMetrics,
   ) {
     this.self = api.settings.pop;
     this.maxHops = api.settings.network?.maxHops ?? 8;
@@ -32,6 +34,7 @@ export class Forwarder {
         if (!session) throw new Error(`the link to ${next} went down`);
         headers[Headers.hops] = '1';
         headers[Headers.path] = this.self;
+        this.metrics.forwarded(next);
         return session.request(headers, options);
       },
     };
@@ -74,6 +77,7 @@ export class Forwarder {
     const session = next ? this.links.session(next) : undefined;
     if (!next || !session) return answerError(stream, 530, 'This hostname is routed to a tunnel, but no connector for it is online at a reachable PoP.');
     out[Headers.hops] = String(hops + 1);
+    this.metrics.forwarded(next);
     bridge(stream, session.request(out, options), `The link from PoP ${this.self} to ${next} broke while handling this request.`);
   }
 

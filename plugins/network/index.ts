@@ -7,6 +7,7 @@ import { registerDevCommand } from './dev/command.ts';
 import { Forwarder } from './forwarder.ts';
 import { PeerLinks } from './links.ts';
 import { NetworkMap } from './map.ts';
+import { networkMetrics } from './metrics.ts';
 import { registerStatusCommands } from './status-command.ts';
 
 export default definePlugin({
@@ -37,7 +38,7 @@ export default definePlugin({
       onStream: (stream, headers, from) => forwarder!.handle(stream, headers, from),
     });
     map = new NetworkMap({ api, store, links, probeIntervalMs });
-    forwarder = new Forwarder(api, links, map);
+    forwarder = new Forwarder(api, links, map, networkMetrics(api, links));
     const network = map;
     const router = forwarder;
     await api.listen('peer', links.server, api.settings.listen.peer);

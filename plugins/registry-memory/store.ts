@@ -1,6 +1,7 @@
 // The default tunnel registry: in memory, persisted to `<dataDir>/registry.json` so restarts keep it.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { MemoryNetworkStore } from './network-store.ts';
 import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type StoredTunnel, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 
 interface Snapshot {
@@ -14,6 +15,8 @@ export class MemoryRegistry implements TunnelRegistry {
   private readonly routes = new Map<string, RouteRecord>();
   /** Live connections by tunnel id, then connection id: one PoP's own, so never persisted. */
   private readonly presence = new Map<string, Map<string, PresenceRecord>>();
+  /** PoP records and link reports: this PoP's own, or those of every PoP sharing this registry in one process. */
+  readonly network = new MemoryNetworkStore();
   private saving: Promise<void> = Promise.resolve();
 
   private constructor(private readonly file?: string) {}
