@@ -162,7 +162,7 @@ export class PeerLinks {
         link.session = undefined;
         link.rttMs = undefined;
       }
-      if (wasUp) {
+      if (wasUp && !link.closed) {
         this.options.log.warn({ to: link.pop, address: link.address }, 'PoP link lost');
         this.options.onChange();
       }
