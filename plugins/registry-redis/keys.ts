@@ -17,6 +17,7 @@ export type ChangeMessage = Change & { readonly from: string };
  * - `presence:<tunnel id>` sorted set of connection ids scored by expiry (ms, Redis clock);
  *   `presence:<tunnel id>:records` hash connection id -> presence JSON
  * - `changes` pub/sub channel of Change messages
+ * - `pop:<name>`, `links:<name>`, `pops` and the `network` channel: the network map (network-store.ts)
  */
 export class RegistryKeys {
   constructor(readonly prefix: string) {}

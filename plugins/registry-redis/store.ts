@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type CreatedTunnel, type StoredTunnel, type Logger, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 import { LookupCache } from './cache.ts';
+import { RedisNetworkStore } from './network-store.ts';
 import { readPresence, readRoute, readTunnel, RegistryKeys, routeCandidates, tunnelFields, type Change, type ChangeMessage } from './keys.ts';
 import { defineScripts, script } from './scripts.ts';
 
@@ -32,6 +33,8 @@ export class RedisRegistry implements TunnelRegistry {
   readonly cache = new LookupCache();
   /** The URL without its password, for messages. */
   readonly address: string;
+  /** PoP records and link latencies, for the network plugin. */
+  readonly network: RedisNetworkStore;
   private readonly keys: RegistryKeys;
   private readonly client: Redis;
   private readonly subscriber: Redis;
@@ -48,11 +51,13 @@ export class RedisRegistry implements TunnelRegistry {
     this.client = new Redis(options.url, clientOptions);
     // ioredis re-subscribes after a reconnect without handling that promise; queueing it, not failing it, keeps that safe.
     this.subscriber = new Redis(options.url, { ...clientOptions, enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.network = new RedisNetworkStore(this.client, options.prefix, (what, run) => this.call(what, run));
     defineScripts(this.client);
     this.client.on('error', (error: Error) => this.lost(error));
     this.subscriber.on('error', (error: Error) => this.lost(error));
     this.client.on('ready', () => this.regained());
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.network.channel) return this.network.notify();
       const heard = JSON.parse(message) as ChangeMessage;
       if (heard.from !== this.instance) this.cache.apply(heard);
     });
@@ -68,7 +73,7 @@ export class RedisRegistry implements TunnelRegistry {
     const registry = new RedisRegistry(options);
     try {
       await Promise.all([registry.client.connect(), registry.subscriber.connect()]);
-      await registry.subscriber.subscribe(registry.keys.changes);
+      await registry.subscriber.subscribe(registry.keys.changes, registry.network.channel);
     } catch (error) {
       await registry.close();
       throw registry.failure('connect', error);
@@ -78,6 +83,7 @@ export class RedisRegistry implements TunnelRegistry {
     registry.subscriber.on('ready', () => {
       registry.cache.clear();
       registry.cache.live = true;
+      registry.network.notify();
     });
     return registry;
   }
