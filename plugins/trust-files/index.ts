@@ -1,22 +1,30 @@
-// Built-in plugin: the edge's trust store in its dataDir: the origin CA (ca/ca.key, ca/ca.pem) and the API-token key.
+// Built-in plugin: the edge's trust store: the origin CA and the API-token key, in its dataDir or the network CA folder.
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TrustStoreToken, definePlugin, ensurePrivateDir, readIfExists, writeFileAtomic, type CertifiedKey, type TrustStore } from 'burrow';
-import { loadOrCreateCa } from './ca-files.ts';
+import { loadNetworkCa, loadNetworkSigningKey, loadOrCreateCa } from './ca-files.ts';
 
 
 export default definePlugin({
   id: 'trust-files',
-  description: 'The origin CA and the API-token signing key, kept in the edge dataDir',
+  description: 'The origin CA and the API-token signing key, kept in the edge dataDir (or shared by the network: edge.network.ca)',
   provides: ['trust-store'],
   edge(api) {
     const { dataDir } = api.settings;
+    const networkCa = api.settings.network?.ca;
     let ca: Promise<CertifiedKey> | undefined;
     let signingKey: Promise<Buffer> | undefined;
-    const store: TrustStore = {
-      originCa: (create) => (ca ??= loadOrCreateCa(join(dataDir, 'ca'), create)),
-      tokenSigningKey: () => (signingKey ??= loadOrCreateSigningKey(dataDir)),
-    };
+    // A network's PoPs must share one CA and one token key, so they come from its folder and are never made here.
+    const networkDir = networkCa === undefined ? undefined : resolve(networkCa);
+    const store: TrustStore = networkDir
+      ? {
+          originCa: () => (ca ??= loadNetworkCa(networkDir)),
+          tokenSigningKey: () => (signingKey ??= loadNetworkSigningKey(networkDir)),
+        }
+      : {
+          originCa: (create) => (ca ??= loadOrCreateCa(join(dataDir, 'ca'), create)),
+          tokenSigningKey: () => (signingKey ??= loadOrCreateSigningKey(dataDir)),
+        };
     api.services.provide(TrustStoreToken, store);
   },
 });
