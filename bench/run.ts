@@ -21,7 +21,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = 3;
 /** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling (BENCH_WS_DURATION=0 skips the WebSocket rows). */
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
-const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m,static').split(',');
+const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m,static,network').split(',');
 /** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const WS_SOCKETS = 1000;
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
   for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
   if (LOADS.includes('static')) await staticFilesSection(tool, direct.base, burrow.base);
+  if (LOADS.includes('network')) await networkSection(tool, direct.base);
   await stopAll();
 }
 
@@ -360,6 +361,57 @@ async function staticFilesSection(tool: string, directBase: string, burrowBase: 
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   console.log();
   for (const row of table) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
+}
+
+/**
+ * A network of four PoPs (`burrow network dev`, all PoPs in one process) in a chain a-b-c-d with no added delay on
+ * the chain and 50 ms on every other pair, so a request at a takes 3 hops; a quick tunnel at d. Requests land at d
+ * (0 hops), c (1 hop) and a (3 hops).
+ */
+async function networkSection(tool: string, originBase: string): Promise<void> {
+  const latency = path.join(work, 'chain.yaml');
+  writeFileSync(latency, ['a-c: 50ms', 'a-d: 50ms', 'b-d: 50ms', ''].join('\n'));
+  start('network', [...NODE_ARGS, 'bin/burrow', 'network', 'dev', '--pops', 'a,b,c,d', '--latency', latency], { BURROW_LOG_LEVEL: 'warn' });
+  await readyLine('network', 'Dev network ready');
+  const pops = new Map<string, { http: string; api: string }>();
+  for (const line of readLog('network').split('\n')) {
+    const row = /^([a-z]+)\s+http:\/\/<name>\.localhost:(\d+)\/\s+http:\/\/(\S+)/.exec(line);
+    if (row) pops.set(row[1]!, { http: `127.0.0.1:${row[2]}`, api: row[3]! });
+  }
+  if (pops.size !== 4) throw new Error(`\`burrow network dev\` printed ${pops.size} PoPs, expected 4`);
+  start('quick', [...NODE_ARGS, 'bin/burrow', 'tunnel', '--url', originBase, '--edge', `http://${pops.get('d')!.api}`]);
+  await readyLine('quick', 'quick tunnel is ready');
+  let url = '';
+  await until(() => (url = /^\s+(http:\/\/\S+)\s*$/m.exec(readLog('quick'))?.[1] ?? '') !== '', 'the quick tunnel URL');
+  const host = new URL(url).hostname;
+  const at = (pop: string): Target => ({ name: 'burrow', base: `http://${pops.get(pop)!.http}`, host });
+  // The chain is measured and published within a few probes.
+  await until(async () => (await call(at('a'), 'GET', '/')).status === 200, 'the tunnel to answer at a', 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const rows: string[][] = [['', 'req/s (50 conns)', 'p50 ms', 'p99 ms', 'errors', 'p50 ms (1 conn)']];
+  const results = new Map<string, Result>();
+  const single = new Map<string, Result>();
+  for (const [label, pop] of [['0 hops (at d)', 'd'], ['1 hop (c > d)', 'c'], ['3 hops (a > b > c > d)', 'a']] as const) {
+    process.stdout.write(`  network GET / ${label} ...`);
+    await load(tool, at(pop), '/', 50, WARMUP);
+    const result = await load(tool, at(pop), '/', 50, DURATION);
+    results.set(pop, result);
+    const alone = await load(tool, at(pop), '/', 1, Math.min(DURATION, 5));
+    single.set(pop, alone);
+    rows.push([`GET / ${label}`, result.rps.toFixed(0), result.p50.toFixed(2), result.p99.toFixed(2), String(result.errors), alone.p50.toFixed(2)]);
+    process.stdout.write(' done\n');
+  }
+  process.stdout.write('  network GET /1m 3 hops ...');
+  await load(tool, at('a'), '/1m', 10, WARMUP);
+  const big = await load(tool, at('a'), '/1m', 10, DURATION);
+  process.stdout.write(' done\n');
+  console.log('\nA network of PoPs (`burrow network dev`, four PoPs in one process, no added delay on the path):');
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  console.log();
+  for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
+  console.log(`GET /1m 3 hops MiB/s (10 conns)   ${big.mibps.toFixed(1)}   (p99 ${big.p99.toFixed(2)} ms, errors ${big.errors})`);
+  const perHop = (single.get('a')!.p50 - single.get('d')!.p50) / 3;
+  console.log(`added p50 per hop (1 conn)        ${perHop.toFixed(2)} ms`);
 }
 
 /** SIGTERM (graceful), then SIGKILL whatever is still running after 5 s. */
