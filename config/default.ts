@@ -17,6 +17,8 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'login-page',
   'quick-tunnels',
   'network',
+  'dns',
+  'discovery-srv',
   'discovery-static',
   'origin-http',
   'origin-unix',

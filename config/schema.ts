@@ -37,6 +37,8 @@ export const edgeSchema = z.strictObject({
       api: hostPort.default('127.0.0.1:7845'),
       /** PoP-to-PoP links; bound only when the PoP belongs to a network (edge.network). */
       peer: hostPort.default('0.0.0.0:7846'),
+      /** Authoritative DNS for the edge's zones, UDP and TCP (optional). */
+      dns: hostPort.optional(),
     })
     .prefault({}),
   /** Address connectors are told to dial; defaults to the host they reached the API on plus the tunnel port. */
@@ -69,6 +71,14 @@ export const edgeSchema = z.strictObject({
       maxHops: z.number().int().min(1).max(64).default(8).describe('PoP-to-PoP hops a request may take; one more is answered 508'),
     })
     .optional(),
+  /** What the DNS listener (listen.dns) answers with. */
+  dns: z
+    .strictObject({
+      discovery: zoneName.optional().describe('publish _burrow._tcp.<discovery> (and _burrow._tcp.<region>.<discovery>) SRV records for the live PoPs, e.g. edges.example.test'),
+      visitorAddresses: z.array(z.ipv4().or(z.ipv6())).optional().describe("the A/AAAA answers for routed hostnames; default: the host of listen.http / listen.https"),
+      ttl: durationSchema.prefault('30s').describe('TTL of the records served'),
+    })
+    .prefault({}),
   plugins: z.array(pluginSpecSchema).optional(),
 });
 export type EdgeConfigInput = z.input<typeof edgeSchema>;
@@ -101,12 +111,25 @@ export const configSchema = z.strictObject({
   'heartbeat-count': z.number().int().min(1).max(100).default(5),
   retries: z.number().int().min(0).default(0).describe('reconnect attempts before the connector gives up; 0 keeps trying'),
   metrics: hostPort.optional(),
+  /** Where the connector finds edges: SRV records first, then `edge:` / --edge, then cert.pem's edge address. */
+  discovery: z
+    .strictObject({
+      domain: zoneName.describe('SRV discovery: _burrow._tcp.<domain> lists the PoPs'),
+      resolver: hostPort.optional().describe('a DNS server to ask instead of the system resolver, e.g. 127.0.0.1:5353'),
+      region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'expected a short lowercase region name like eu').optional().describe('ask _burrow._tcp.<region>.<domain> first'),
+    })
+    .optional(),
   loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).optional(),
   ...cloudflaredOnlyKeys,
   // shared
   plugins: z.array(pluginSpecSchema).optional(),
-  // edge
-  edge: edgeSchema.optional(),
+  // edge: the `edge:` section of an edge, or on a connector a static list of edge addresses (`edge: [127.0.0.1:7844]`)
+  edge: z.union([z.array(hostPort).min(1), edgeSchema]).optional(),
 });
 export type BurrowConfigInput = z.input<typeof configSchema>;
 export type BurrowConfig = z.output<typeof configSchema>;
+
+/** The `edge:` section of a config, when it is one (on a connector, `edge:` may instead list edge addresses). */
+export function edgeSection(config: BurrowConfig): EdgeSettings | undefined {
+  return Array.isArray(config.edge) ? undefined : config.edge;
+}

@@ -1,4 +1,5 @@
 // Starts edges and connectors from config files written to a folder, the way `burrow edge -c` and `burrow tunnel run -c` do.
+import { edgeSection as sectionOf } from '../../config/schema.ts';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Connector } from '../../core/connector/connector.ts';
@@ -24,7 +25,8 @@ export async function startEdgeFromFile(dir: string, edgeSection: string): Promi
   const listen = '  listen: { http: 127.0.0.1:0, tunnel: 127.0.0.1:0, api: 127.0.0.1:0 }\n';
   await writeFile(file, `edge:\n  pop: test\n  zones: [example.test]\n  dataDir: ${JSON.stringify(dir)}\n${listen}${edgeSection}`);
   const { config } = await loadConfig(file);
-  const edge = new Edge({ settings: config.edge!, plugins: [...(config.plugins ?? []), ...(config.edge!.plugins ?? [])], configFile: file, log: silentLogger });
+  const section = sectionOf(config)!;
+  const edge = new Edge({ settings: section, plugins: [...(config.plugins ?? []), ...(section.plugins ?? [])], configFile: file, log: silentLogger });
   const addresses = await edge.start();
   return {
     edge,

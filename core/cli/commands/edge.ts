@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { EdgeConfigInput } from '../../../config/schema.ts';
+import { edgeSection, type EdgeConfigInput } from '../../../config/schema.ts';
 import { loadConfig } from '../../kernel/config.ts';
 import { ConfigError } from '../../kernel/errors.ts';
 import { createLogger } from '../../kernel/logger.ts';
@@ -35,10 +35,11 @@ export function registerEdgeCommand(program: Command): void {
           edge = Edge.fromConfig(await devEdgeSettings(), { log });
         } else {
           const { file, config } = await loadConfig(options.config);
-          if (!config.edge) {
+          const section = edgeSection(config);
+          if (!section) {
             throw new ConfigError('no `edge:` section', { file, keyPath: 'edge', hint: 'add an edge section (see README.md#edge-config), or run `burrow edge --dev`' });
           }
-          edge = new Edge({ settings: config.edge, plugins: config.plugins, edgePlugins: config.edge.plugins, configFile: file, log });
+          edge = new Edge({ settings: section, plugins: config.plugins, edgePlugins: section.plugins, configFile: file, log });
         }
         const addresses = await edge.start();
         onShutdownSignals(() => edge.stop(), () => undefined);

@@ -9,7 +9,7 @@ import { loadConfig, validateConfig } from '../../../core/kernel/config.ts';
 import { ConfigError } from '../../../core/kernel/errors.ts';
 import { assertConfigError } from '../../helpers/errors.ts';
 import { definePlugin } from '../../../core/plugin.ts';
-import type { BurrowConfig } from '../../../config/schema.ts';
+import { edgeSection, type BurrowConfig } from '../../../config/schema.ts';
 import { createTestKit } from '../../../core/testing/index.ts';
 
 const coreIndexUrl = pathToFileURL(path.resolve(import.meta.dirname, '../../../core/index.ts')).href;
@@ -114,10 +114,11 @@ describe('loadConfig: file formats', () => {
   it('fills edge defaults in a JSON config', async () => {
     const dir = await folder({ 'burrow.json': JSON.stringify({ edge: { pop: 'fra', zones: ['example.test'], gracePeriod: '5s' } }) });
     const { config } = await loadConfig(path.join(dir, 'burrow.json'));
-    assert.equal(config.edge?.pop, 'fra');
-    assert.equal(config.edge?.gracePeriod, 5_000);
-    assert.equal(config.edge?.listen.tunnel, '0.0.0.0:7844');
-    assert.deepEqual(config.edge?.zones, ['example.test']);
+    const edge = edgeSection(config);
+    assert.equal(edge?.pop, 'fra');
+    assert.equal(edge?.gracePeriod, 5_000);
+    assert.equal(edge?.listen.tunnel, '0.0.0.0:7844');
+    assert.deepEqual(edge?.zones, ['example.test']);
   });
 
   it('resolves a relative --config path against the cwd argument', async () => {
