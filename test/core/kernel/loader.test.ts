@@ -254,7 +254,7 @@ describe('resolveRuntimePlugins: role slots, enabled: false and requires', () =>
     );
   });
 
-  it('gives the built-in defaults their roles: a listed registry replaces registry-memory, discovery-static stays as the fallback', async () => {
+  it('gives the built-in defaults their roles: a listed registry replaces registry-memory, the built-in discovery stays as the fallback', async () => {
     const builtin = (plugins: ResolvedPlugin[]) => plugins.map((p) => p.definition.id);
     const plugins = await resolveRuntimePlugins({
       defaults: defaultPlugins,
@@ -264,7 +264,9 @@ describe('resolveRuntimePlugins: role slots, enabled: false and requires', () =>
     const ids = builtin(plugins);
     assert.ok(!ids.includes('registry-memory'), ids.join(', '));
     assert.equal(ids.indexOf('file-registry'), builtin(await resolveRuntimePlugins({ defaults: defaultPlugins, listed: [], configFile })).indexOf('registry-memory'));
-    assert.equal(ids.indexOf('dns-discovery') + 1, ids.indexOf('discovery-static'));
+    // Ahead of the built-in discovery plugins, which stay behind it in their order: SRV records, then static addresses.
+    assert.equal(ids.indexOf('dns-discovery') + 1, ids.indexOf('discovery-srv'));
+    assert.equal(ids.indexOf('discovery-srv') + 1, ids.indexOf('discovery-static'));
     const off = builtin(await resolveRuntimePlugins({ defaults: defaultPlugins, listed: [at({ use: 'discovery-static', enabled: false }, 0)], configFile }));
     assert.ok(!off.includes('discovery-static'));
   });
