@@ -63,9 +63,9 @@ export interface ConnectionView {
   everywhere(tunnelId: string): Promise<PresenceRecord[]>;
   /**
    * Opens one HTTP/2 stream to the tunnel on its least-loaded connection here (request headers with
-   * `:method`, `:path`, `:authority`, `:scheme`); undefined when no connection here is usable.
+   * `:method`, `:path`, `:authority`, `:scheme`), not on the session `avoid`; undefined when no connection here is usable.
    */
-  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions): TunnelStream | undefined;
+  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions, avoid?: ClientHttp2Session): TunnelStream | undefined;
   /** Closes every connection of a tunnel on this PoP (e.g. when it is deleted). */
   disconnectTunnel(tunnelId: string): number;
 }
@@ -91,19 +91,19 @@ export class ConnectionTable implements ConnectionView {
     return true;
   }
 
-  /** The usable connection with the fewest streams in flight. */
-  pick(tunnelId: string): EdgeConnection | undefined {
+  /** The usable connection with the fewest streams in flight (other than on `avoid`). */
+  pick(tunnelId: string, avoid?: ClientHttp2Session): EdgeConnection | undefined {
     const list = this.byTunnel.get(tunnelId);
     if (!list) return undefined;
     let best: EdgeConnection | undefined;
     for (const connection of list) {
-      if (connection.usable && (!best || connection.activeStreams < best.activeStreams)) best = connection;
+      if (connection.usable && connection.session !== avoid && (!best || connection.activeStreams < best.activeStreams)) best = connection;
     }
     return best;
   }
 
-  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions): TunnelStream | undefined {
-    const connection = this.pick(tunnelId);
+  openStream(tunnelId: string, headers: OutgoingHttpHeaders, options?: ClientSessionRequestOptions, avoid?: ClientHttp2Session): TunnelStream | undefined {
+    const connection = this.pick(tunnelId, avoid);
     if (!connection) return undefined;
     const stream = connection.session.request(headers, options);
     connection.activeStreams++;

@@ -1,6 +1,6 @@
 // What edge middleware sees for each visitor request, and the shape of edge middleware.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Middleware } from '../kernel/middleware.ts';
 import type { TunnelRecord } from './registry.ts';
@@ -28,5 +28,8 @@ export interface VisitorUpgrade {
   readonly head: Buffer;
 }
 
-/** Opens the stream a visitor request travels on: to a local tunnel connection, or toward another PoP; undefined for none. */
-export type OpenStream = (headers: OutgoingHttpHeaders, options: ClientSessionRequestOptions) => ClientHttp2Stream | undefined;
+/**
+ * Opens the stream a visitor request travels on: to a local tunnel connection (not on `avoid`, the one a first try
+ * broke on), or toward another PoP; undefined for none.
+ */
+export type OpenStream = (headers: OutgoingHttpHeaders, options: ClientSessionRequestOptions, avoid?: ClientHttp2Session) => ClientHttp2Stream | undefined;

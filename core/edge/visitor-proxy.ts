@@ -1,6 +1,6 @@
 // Carries a visitor's HTTP request to the tunnel that serves its hostname, one HTTP/2 stream per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { constants as h2, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
+import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders as Http2Headers } from 'node:http2';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
@@ -92,61 +92,100 @@ export class VisitorProxy {
     const tunnel = ctx.tunnel ?? (await this.hooks.resolveTunnel.promise(ctx.hostname));
     if (!tunnel) return statusPage(res, 404, ray);
     ctx.tunnel = tunnel;
-    let open: OpenStream = (headers, options) => this.table.openStream(tunnel.id, headers, options)?.stream;
+    return this.dispatch(ctx, !hasBody(req) && !ctx.upgrade && RETRYABLE.has(req.method!) ? 1 : 0);
+  }
+
+  /** Where the request goes (a local connection, or another PoP by a plugin's Forwarding), decided anew on a retry. */
+  private async dispatch(ctx: VisitorContext, retries: number, avoid?: ClientHttp2Session): Promise<void> {
+    const tunnel = ctx.tunnel!;
+    let open: OpenStream = (headers, options, avoiding) => this.table.openStream(tunnel.id, headers, options, avoiding)?.stream;
     if (this.hooks.resolveForwarding.isUsed()) {
       const forwarding = await this.hooks.resolveForwarding.promise(ctx);
       if (forwarding) open = (headers, options) => forwarding.open(headers, options);
     }
     if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, open, this.log);
 
-    const endStream = !hasBody(req);
+    const endStream = !hasBody(ctx.req);
     // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
-    const waitForTrailers = !endStream && req.headers['transfer-encoding'] !== undefined;
-    let stream;
+    const waitForTrailers = !endStream && ctx.req.headers['transfer-encoding'] !== undefined;
+    this.send(ctx, open, { endStream, waitForTrailers }, retries, avoid);
+  }
+
+  /**
+   * Opens the request's stream and relays both ways. An idempotent request without a body whose stream breaks before
+   * any byte of the answer came back is sent `retries` more times, each on another connection than the one that broke.
+   */
+  private send(ctx: VisitorContext, open: OpenStream, options: { endStream: boolean; waitForTrailers: boolean }, retries: number, avoid?: ClientHttp2Session): void {
+    const { req, res, ray } = ctx;
+    const { endStream, waitForTrailers } = options;
+    let stream: ClientHttp2Stream | undefined;
     try {
-      stream = open(requestHeaders(ctx), { endStream, waitForTrailers });
+      stream = open(requestHeaders(ctx), options, avoid);
     } catch (error) {
       this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream toward the connector');
       return statusPage(res, 502, ray);
     }
-    if (!stream) return statusPage(res, 530, ray);
+    if (!stream) return avoid ? statusPage(res, 502, ray, BROKE) : statusPage(res, 530, ray);
+    const opened = stream;
+    // Read now: a closed stream no longer knows its session.
+    const session = opened.session as ClientHttp2Session | undefined;
 
     // .pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
     // call, which builds a DOMException with a stack trace on every request.
     if (!endStream) {
-      req.pipe(stream);
+      req.pipe(opened);
       req.once('error', () => {
-        if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+        if (!opened.destroyed) opened.close(h2.NGHTTP2_CANCEL);
       });
     }
-    if (waitForTrailers) stream.once('wantTrailers', () => stream.sendTrailers(requestTrailers(req)));
+    if (waitForTrailers) opened.once('wantTrailers', () => opened.sendTrailers(requestTrailers(req)));
     // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us).
-    stream.once('continue', () => res.writeContinue());
-    stream.once('response', (headers) => {
-      if (originErrorPage(res, headers, stream, ray)) return;
+    opened.once('continue', () => res.writeContinue());
+    let answered = false;
+    opened.once('response', (headers) => {
+      answered = true;
+      if (originErrorPage(res, headers, opened, ray)) return;
       const status = Number(headers[':status']);
       res.writeHead(status, responseHeaders(headers, ray));
-      if (status === 304 || status === 204 || req.method === 'HEAD') stream.resume().once('end', () => res.end());
-      else relayBody(stream, res);
+      if (status === 304 || status === 204 || req.method === 'HEAD') opened.resume().once('end', () => res.end());
+      else relayBody(opened, res);
     });
-    stream.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
-    stream.once('error', (error) => {
+    opened.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
+    let broken = false;
+    const broke = () => {
+      if (broken) return;
+      broken = true;
+      if (!answered && retries > 0 && !res.headersSent && !res.destroyed) {
+        this.log.debug({ ray }, 'tunnel stream broke before the answer; retrying on another connection');
+        this.dispatch(ctx, retries - 1, session).catch((error) => {
+          this.log.warn({ err: (error as Error).message, ray }, 'could not retry the request');
+          statusPage(res, 502, ray, BROKE);
+        });
+        return;
+      }
+      statusPage(res, 502, ray, BROKE);
+    };
+    opened.once('error', (error) => {
       this.log.debug({ err: error.message, ray }, 'tunnel stream failed');
-      statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
+      broke();
     });
     // A stream can also close without an error (the edge dropped the connection: missed heartbeats, a deleted
-    // tunnel): answer 502 if nothing was sent yet, otherwise cut the visitor's response short.
-    stream.once('close', () => {
-      if (res.writableEnded || res.destroyed || stream.readableEnded) return;
-      statusPage(res, 502, ray, 'The connection to the tunnel broke while handling this request.');
+    // tunnel): answer 502 (or retry) if nothing was sent yet, otherwise cut the visitor's response short.
+    opened.once('close', () => {
+      if (res.writableEnded || res.destroyed || opened.readableEnded) return;
+      broke();
     });
     // Cancel only a stream still in use: a reset on a finished stream counts as an invalid frame
     // at the connector, and nghttp2 drops the whole connection after 1000 of those.
     res.once('close', () => {
-      if (!res.writableFinished && !stream.closed && !stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+      if (!res.writableFinished && !opened.closed && !opened.destroyed) opened.close(h2.NGHTTP2_CANCEL);
     });
   }
 }
+
+const BROKE = 'The connection to the tunnel broke while handling this request.';
+/** Methods a broken stream may be retried for (with no body): sending them twice does no harm. */
+const RETRYABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Resolves when the response is over: sent in full, or its connection gone. */
 function responseEnded(res: ServerResponse): Promise<void> {

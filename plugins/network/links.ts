@@ -69,7 +69,7 @@ export class PeerLinks {
     this.probeTimer.unref();
   }
 
-  /** Dials exactly the PoPs in `targets` (name -> address): new ones are dialed, gone ones closed, moved ones redialed. */
+  /** Dials the PoPs in `targets` (name -> address): new ones are dialed, moved ones redialed, gone ones dropped when down. */
   sync(targets: ReadonlyMap<string, string>): void {
     for (const [pop, address] of targets) {
       if (pop === this.options.self) continue;
@@ -83,8 +83,10 @@ export class PeerLinks {
         if (link.session) dropSession(link.session);
       }
     }
+    // A PoP the registry no longer lists is let go once its link is down too: a live link proves it is there (the
+    // registry may have lost its record, e.g. when Redis restarts after the record expired).
     for (const [pop, link] of this.links) {
-      if (!targets.has(pop)) this.forget(link);
+      if (!targets.has(pop) && !link.up) this.forget(link);
     }
   }
 

@@ -73,7 +73,12 @@ export class NetworkMap {
   /** Where a request for `tunnelId` at this PoP goes next: the nearest PoP (by path) with one of its connections. */
   async toward(tunnelId: string): Promise<{ target: string; route: PathStatus } | undefined> {
     const serving = (await this.servingPops(tunnelId)).filter((pop) => pop !== this.self);
-    const best = nearest(this.paths, serving);
+    let best = nearest(this.paths, serving);
+    // The link to the first hop went down a moment ago (its close not yet handled): route without it now.
+    if (best && best.route.path.length > 1 && !this.options.links.session(best.route.path[1]!)) {
+      this.recompute();
+      best = nearest(this.paths, serving);
+    }
     return best && { target: best.pop, route: best.route };
   }
 
@@ -131,8 +136,9 @@ export class NetworkMap {
     return pops;
   }
 
+  /** The PoPs of the network: this one, those the registry lists, and those with a live link from here. */
   private names(): Set<string> {
-    return new Set([this.self, ...this.pops.keys()]);
+    return new Set([this.self, ...this.pops.keys(), ...Object.keys(this.options.links.rtts())]);
   }
 
   private pathsFrom(pop: string): Map<string, PathStatus> {

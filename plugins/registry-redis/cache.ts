@@ -15,6 +15,11 @@ export class LookupCache {
   private readonly names = new Map<string, string>();
   /** null: the hostname has no route (unknown hostnames are the cheapest to flood, so they are cached too). */
   private readonly hostnames = new Map<string, TunnelRecord | null>();
+  /**
+   * What `hostnames` held when the changes channel came back after an outage: no longer trusted as fresh, but still
+   * the best answer while Redis itself cannot be asked yet (the client reconnects on its own schedule).
+   */
+  private stale = new Map<string, TunnelRecord | null>();
   private generation = 0;
   live = false;
 
@@ -26,6 +31,11 @@ export class LookupCache {
 
   hostname(hostname: string): TunnelRecord | null | undefined {
     return this.hostnames.get(hostname);
+  }
+
+  /** The answer from before the last outage, for a lookup Redis could not answer. */
+  staleHostname(hostname: string): TunnelRecord | null | undefined {
+    return this.stale.get(hostname);
   }
 
   storeHostname(ticket: number | undefined, hostname: string, tunnel: StoredTunnel | undefined): void {
@@ -61,6 +71,8 @@ export class LookupCache {
 
   apply(change: Change): void {
     this.generation++;
+    // A change heard since the outage: the old answers may be wrong in ways not worth working out.
+    this.stale.clear();
     if ('route' in change) {
       const hostname = change.route;
       if (!hostname.startsWith('*.')) {
@@ -81,6 +93,7 @@ export class LookupCache {
   /** After the changes channel was down: whatever changed meanwhile was not heard of. */
   clear(): void {
     this.generation++;
+    for (const [hostname, tunnel] of this.hostnames) this.stale.set(hostname, tunnel);
     this.tunnels.clear();
     this.names.clear();
     this.hostnames.clear();

@@ -186,12 +186,19 @@ export class RedisRegistry implements TunnelRegistry {
     const cached = this.cache.hostname(hostname);
     if (cached !== undefined) return cached ?? undefined;
     const ticket = this.cache.ticket();
-    const found = await this.call(`look up ${hostname}`, () => this.client.hmget(this.keys.routes, ...routeCandidates(hostname)));
-    const json = found.find((candidate) => candidate !== null);
-    const tunnelId = json ? readRoute(json).tunnelId : undefined;
-    const tunnel = tunnelId === undefined ? undefined : (this.cache.tunnel(tunnelId) ?? (await this.loadTunnel(tunnelId)));
-    this.cache.storeHostname(ticket, hostname, tunnel);
-    return tunnel && publicTunnel(tunnel);
+    try {
+      const found = await this.call(`look up ${hostname}`, () => this.client.hmget(this.keys.routes, ...routeCandidates(hostname)));
+      const json = found.find((candidate) => candidate !== null);
+      const tunnelId = json ? readRoute(json).tunnelId : undefined;
+      const tunnel = tunnelId === undefined ? undefined : (this.cache.tunnel(tunnelId) ?? (await this.loadTunnel(tunnelId)));
+      this.cache.storeHostname(ticket, hostname, tunnel);
+      return tunnel && publicTunnel(tunnel);
+    } catch (error) {
+      // Right after an outage the cache was set aside; while Redis still cannot answer, its old answer stands.
+      const stale = this.cache.staleHostname(hostname);
+      if (stale === undefined) throw error;
+      return stale ?? undefined;
+    }
   }
 
   async addPresence(record: PresenceRecord): Promise<void> {

@@ -272,11 +272,17 @@ describe('burrow --help', () => {
     ['tunnel', 'delete'],
     ['tunnel', 'route'],
     ['tunnel', 'route', 'dns'],
+    ['tunnel', 'route', 'explain'],
     ['tunnel', 'token'],
     ['tunnel', 'run'],
     ['tunnel', 'ingress'],
     ['tunnel', 'ingress', 'validate'],
     ['tunnel', 'ingress', 'rule'],
+    ['network'],
+    ['network', 'ca'],
+    ['network', 'ca', 'init'],
+    ['network', 'status'],
+    ['network', 'dev'],
   ];
   // Each run compiles the CLI once: run every `--help` once and share the output between the tests below.
   const helps = new Map<string, Promise<CliResult>>();
@@ -319,7 +325,7 @@ describe('burrow --help', () => {
 
   it('lists the commands the built-in plugins contribute beside the core ones', async () => {
     const listed = async (command: string[]) => [...((await help(command)).stdout.split(/^Commands:\n/m)[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]);
-    assert.deepEqual((await listed([])).filter((name) => name !== 'help').sort(), ['demo', 'edge', 'login', 'tunnel']);
+    assert.deepEqual((await listed([])).filter((name) => name !== 'help').sort(), ['demo', 'edge', 'login', 'network', 'tunnel']);
     assert.deepEqual((await listed(['tunnel'])).sort(), ['create', 'delete', 'info', 'ingress', 'list', 'route', 'run', 'token']);
   });
 

@@ -67,21 +67,49 @@ describe('HA connections', () => {
     assert.deepEqual(new Set(edgeConnections().map((c) => c.connIndex)), new Set([0, 1]));
   });
 
-  it('a request in flight on a connection the edge drops gets a 502 page instead of hanging', async () => {
+  it('a POST in flight on a connection the edge drops gets a 502 page instead of hanging, and is not sent again', async () => {
     await twoConnections();
     const arrived = new Promise<void>((resolve) => holdArrived.push(resolve));
-    const inFlight = visit(edge.url, '/hold', { timeoutMs: 10_000 }).then(
+    const inFlight = visit(edge.url, '/hold', { method: 'POST', body: 'once only', timeoutMs: 10_000 }).then(
       (response) => ({ response, error: undefined }),
       (error: Error) => ({ response: undefined, error }),
     );
     await arrived;
     const carrying = edgeConnections().find((c) => c.activeStreams > 0);
     assert.ok(carrying, 'one connection carries the request');
+    let again = false;
+    holdArrived.push(() => (again = true));
     carrying.session.destroy();
     const { response, error } = await inFlight;
     assert.equal(error, undefined, `the visitor got no answer: ${error?.message}`);
     assert.equal(response!.status, 502);
     assert.ok(response!.text.includes(String(response!.headers['burrow-ray'])), 'the page names the ray');
+    assert.equal(again, false, 'the POST reached the origin only once');
+    holdArrived.length = 0;
+    await twoConnections();
+  });
+
+  it('a GET in flight on a dropped connection is retried once on the other; if that one drops too, the visitor gets a 502 page', async () => {
+    await twoConnections();
+    const first = new Promise<void>((resolve) => holdArrived.push(resolve));
+    const inFlight = visit(edge.url, '/hold', { timeoutMs: 10_000 }).then(
+      (response) => ({ response, error: undefined }),
+      (error: Error) => ({ response: undefined, error }),
+    );
+    await first;
+    // The connection the POST above broke is replaced by now, but its replacement may still be registering.
+    await eventually(() => edgeConnections().filter((c) => c.usable).length === 2, 15_000, 'two usable connections');
+    const carrying = edgeConnections().find((c) => c.activeStreams > 0)!;
+    const retried = new Promise<void>((resolve) => holdArrived.push(resolve));
+    carrying.session.destroy();
+    const early = await Promise.race([retried.then(() => undefined), inFlight]);
+    assert.equal(early, undefined, `answered ${early?.response?.status} instead of retrying`);
+    const second = edgeConnections().find((c) => c.activeStreams > 0 && c !== carrying);
+    assert.ok(second, 'the retry runs on the other connection');
+    second.session.destroy();
+    const { response, error } = await inFlight;
+    assert.equal(error, undefined, `the visitor got no answer: ${error?.message}`);
+    assert.equal(response!.status, 502);
     await twoConnections();
   });
 
