@@ -14,7 +14,7 @@ import type { Connector } from '../../core/connector/connector.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
 import { createCertificateAuthority, createKeyAndCsr, issuePopCertificate } from '../../plugins/origin-ca/ca.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
-import type { RouteExplanation } from '../../plugins/network/view.ts';
+import type { NetworkStatus, RouteExplanation } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startConnector, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll } from '../helpers/http.ts';
 
@@ -203,6 +203,14 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
     }
     socket.close();
     assert.deepEqual(replies, ['echo: one', 'echo: two', 'echo: three']);
+  });
+
+  it('redials a link that broke, and routes over it again', async () => {
+    assert.ok(net.relay('fra', 'lhr').cut() >= 1, 'the fra > lhr link ran through its relay');
+    const status = () => client('fra').request<NetworkStatus>('GET', '/v1/network');
+    await eventually(async () => (await status()).pops.find((pop) => pop.name === 'fra')!.links.lhr === undefined, 5_000, 'fra to see its link to lhr down');
+    await eventually(async () => (await status()).pops.find((pop) => pop.name === 'fra')!.links.lhr !== undefined, 10_000, 'fra to redial lhr');
+    await eventually(async () => (await request(url('fra'), '/')).headers['x-origin-path'] === 'fra,lhr,ewr,iad', 10_000, 'the 3-hop path again');
   });
 
   describe('the peer port', () => {

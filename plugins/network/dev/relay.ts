@@ -272,6 +272,13 @@ export class DelayRelay {
     if (bytes > this.peak) this.peak = bytes;
   }
 
+  /** Drops every connection now (a link failure) but keeps listening, so the PoP that dialed through it can dial again. */
+  cut(): number {
+    const dropped = [...this.connections];
+    for (const connection of dropped) connection.destroy();
+    return dropped.length;
+  }
+
   /** Stops listening and drops every connection (both sides are destroyed, held bytes are discarded). */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
