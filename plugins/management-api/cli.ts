@@ -43,6 +43,16 @@ export function registerTunnelCommands(api: CliPluginApi): void {
           process.stdout.write('This tunnel has no active connections.\n');
           return;
         }
+        // One line per connector (replicas of the tunnel each have their own), as cloudflared's `tunnel info` shows them.
+        const connectors = new Map<string, TunnelView['connections']>();
+        for (const c of t.connections) connectors.set(c.connectorId, [...(connectors.get(c.connectorId) ?? []), c]);
+        const byConnector = [['CONNECTOR ID', 'VERSION', 'ORIGIN IP', 'CONNECTIONS', 'EDGE', 'CONNECTED SINCE']];
+        for (const [id, list] of connectors) {
+          const origins = [...new Set(list.map((c) => c.remoteAddress.replace(/:\d+$/, '')))].join(', ');
+          const since = list.map((c) => c.connectedAt).sort()[0]!;
+          byConnector.push([id, list[0]!.version, origins, String(list.length), summarize(list), since]);
+        }
+        process.stdout.write(`${connectors.size} connector(s):\n${table(byConnector)}\n`);
         const rows = [['CONNECTOR ID', 'CONNECTION', 'POP', 'INDEX', 'VERSION', 'ORIGIN', 'CONNECTED SINCE']];
         for (const c of t.connections) rows.push([c.connectorId, c.id, c.pop, String(c.connIndex), c.version, c.remoteAddress, c.connectedAt]);
         process.stdout.write(table(rows));

@@ -100,6 +100,8 @@ describe('tunnel management from the command line', () => {
     const rows = info.stdout.split('\n').filter((line) => /\s+test\s+\d\s+\d+\.\d+\.\d+\s+127\.0\.0\.1:\d+\s+\d{4}-\d\d-\d\dT/.test(line));
     assert.equal(rows.length, 4, info.stdout);
     assert.equal(new Set(rows.map((row) => row.split(/\s+/)[0])).size, 1, 'one connector, four connections');
+    // The per-connector summary: its id, version, address, 4 connections, all at the PoP "test".
+    assert.match(info.stdout, /1 connector\(s\):\nCONNECTOR ID\s+VERSION\s+ORIGIN IP\s+CONNECTIONS\s+EDGE\s+CONNECTED SINCE\n[0-9a-f-]{36}\s+\d+\.\d+\.\d+\s+127\.0\.0\.1\s+4\s+4xtest\s+\d{4}-/);
     assert.ok(connector.running);
   });
 
