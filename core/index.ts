@@ -25,6 +25,7 @@ export { EdgeClient, EdgeApiError } from './edge-client.ts';
 export type { VisitorContext, EdgeMiddleware } from './edge/visitor-proxy.ts';
 export { requestHeaders, responseHeaders } from './edge/forwarding-headers.ts';
 export { dropSession } from './edge/connections.ts';
+export { publicAddresses, type PublicAddresses } from './edge/public-addresses.ts';
 
 export { Connector, type ConnectorOptions } from './connector/connector.ts';
 export type { ConnectorPluginApi } from './connector/plugin-api.ts';
@@ -43,7 +44,7 @@ export { Ingress, IngressRule, type ServiceSpec, type IngressRuleConfig, type Or
 /** For `originRequest` duration options declared by origin plugins, in cloudflared's Go syntax. */
 export { tryParseDuration, DURATION_HINT, durationSchema } from './kernel/duration.ts';
 export { HOP_BY_HOP, RESERVED_PREFIX, connectionTokens, isHopByHop, endToEndHeaders, type EndToEndOptions } from './transport/hop-by-hop.ts';
-export { normalizeHost, hostInZone, splitHostPort, formatHostPort } from './transport/host.ts';
+export { normalizeHost, hostInZone, splitHostPort, formatHostPort, isWildcardHost, reachableAddress } from './transport/host.ts';
 export { Headers, EDGE_SERVER_NAME, http2SessionOptions, SESSION_WINDOW } from './transport/protocol.ts';
 export { Backoff, type BackoffOptions } from './transport/backoff.ts';
 export { TrustStoreToken, ApiAuthToken, type TrustStore, type ApiAuth, type Principal, type CertifiedKey } from './edge/trust.ts';

@@ -69,6 +69,10 @@ export interface PopRecord {
   readonly peer: string;
   /** Its listeners by name (tunnel, http, api, dns ...), for discovery and `network status`. */
   readonly addresses: Readonly<Record<string, string>>;
+  /** `host:port` connectors dial (SRV discovery answers with it). */
+  readonly tunnel?: string;
+  /** The IP addresses visitors reach it at (DNS answers routed names with those of every live PoP). */
+  readonly visitors?: readonly string[];
   readonly startedAt: string;
 }
 

@@ -1,4 +1,5 @@
 // The one host normaliser: a Host header or :authority as Burrow compares names (routes, ingress rules, zones).
+import os from 'node:os';
 
 /**
  * Lower-case, without the port, the trailing dot, or the brackets of an IPv6 literal:
@@ -29,4 +30,22 @@ export function splitHostPort(address: string): { host: string; port: number } {
 
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Whether `host` is a wildcard bind address (listening on every interface). */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/**
+ * An address others can dial for a listener bound at `bound` (`host:port`): itself, or for a wildcard bind this
+ * machine's first external IPv4 address (127.0.0.1 when it has none).
+ */
+export function reachableAddress(bound: string): string {
+  const { host, port } = splitHostPort(bound);
+  if (!isWildcardHost(host)) return bound;
+  const external = Object.values(os.networkInterfaces())
+    .flat()
+    .find((address) => address && !address.internal && address.family === 'IPv4');
+  return formatHostPort(external?.address ?? '127.0.0.1', port);
 }

@@ -1,7 +1,6 @@
 // This PoP's view of the network: it publishes its record and measured links, reads everyone else's, dials the PoPs it
 // learns of, and keeps the lowest-latency path to each PoP current (Dijkstra over the matrix, this PoP's row live).
-import os from 'node:os';
-import { formatHostPort, splitHostPort, type EdgePluginApi, type LinkReport, type NetworkStore, type PopRecord } from 'burrow';
+import { publicAddresses, reachableAddress, type EdgePluginApi, type LinkReport, type NetworkStore, type PopRecord } from 'burrow';
 import type { PeerLinks } from './links.ts';
 import { linkGraph, nearest, shortestPaths, type LinkGraph } from './routes.ts';
 import type { HopStatus, NetworkStatus, PathStatus, RouteExplanation } from './view.ts';
@@ -41,8 +40,9 @@ export class NetworkMap {
     this.record = {
       name: this.self,
       ...(settings.region ? { region: settings.region } : {}),
-      peer: settings.network?.advertise ?? reachable(listeners.peer!),
+      peer: settings.network?.advertise ?? reachableAddress(listeners.peer!),
       addresses: listeners,
+      ...publicAddresses(settings, listeners),
       startedAt: new Date().toISOString(),
     };
     this.unwatch = this.options.store.watch(() => this.scheduleRefresh());
@@ -193,14 +193,4 @@ export class NetworkMap {
     this.graph = graph;
     this.paths = shortestPaths(graph, this.self);
   }
-}
-
-/** The address other PoPs can dial for `bound`: a wildcard bind is replaced by this machine's first external address. */
-function reachable(bound: string): string {
-  const { host, port } = splitHostPort(bound);
-  if (host !== '0.0.0.0' && host !== '::') return bound;
-  const external = Object.values(os.networkInterfaces())
-    .flat()
-    .find((address) => address && !address.internal && address.family === 'IPv4');
-  return formatHostPort(external?.address ?? '127.0.0.1', port);
 }
