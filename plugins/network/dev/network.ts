@@ -29,6 +29,11 @@ export interface DevNetworkOptions {
    * + 10i + 1 (tunnel), + 10i + 2 (api) and + 10i + 3 (peer).
    */
   basePort?: number;
+  /**
+   * Each PoP also serves DNS (listen.dns on a free port, or basePort + 10i + 4) for the dev zone, with SRV discovery
+   * under `discovery` (e.g. edges.localhost); `regions` puts PoPs in regions.
+   */
+  dns?: { discovery?: string; regions?: Readonly<Record<string, string>> };
   /** The admin token every PoP accepts (BURROW_EDGE_TOKEN wins when set, as at any edge); default a random one. */
   adminToken?: string;
 }
@@ -43,6 +48,8 @@ export interface DevPop {
   readonly tunnel: string;
   /** This PoP's own link listener, host:port (the other PoPs reach it through their relays). */
   readonly peer: string;
+  /** Its DNS listener (UDP and TCP), host:port, with `dns`. */
+  readonly dns?: string;
   readonly dataDir: string;
 }
 
@@ -127,7 +134,9 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
             dataDir,
             zones: [DEV_ZONE],
             quickTunnels: DEV_ZONE,
-            listen: { http: port(0), tunnel: port(1), api: port(2), peer: port(3) },
+            listen: { http: port(0), tunnel: port(1), api: port(2), peer: port(3), ...(options.dns ? { dns: port(4) } : {}) },
+            ...(options.dns?.regions?.[pop] ? { region: options.dns.regions[pop] } : {}),
+            ...(options.dns?.discovery ? { dns: { discovery: options.dns.discovery } } : {}),
             network: {
               ca: caDir,
               ...(options.registry ? { registry: options.registry } : {}),
@@ -142,7 +151,7 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
         const addresses = await edge.start();
         const peer = addresses.peer;
         if (!addresses.http || !peer) throw new Error(`PoP ${pop} started without ${addresses.http ? 'a peer' : 'an http'} listener`);
-        const entry: DevPop = { edge, http: addresses.http, api: addresses.api, tunnel: addresses.tunnel, peer, dataDir };
+        const entry: DevPop = { edge, http: addresses.http, api: addresses.api, tunnel: addresses.tunnel, peer, ...(addresses.dns ? { dns: addresses.dns } : {}), dataDir };
         return [pop, entry] as const;
       }),
     );
