@@ -137,7 +137,7 @@ export class Connector extends EventEmitter {
       hooks: this.hooks,
       log: this.log,
       backoff: this.options.backoff,
-      resolveEdges: async () => (await this.hooks.resolveEdges.promise({ credentials, overrides: this.options.edges ?? [] })) ?? [],
+      resolveEdges: async () => (await this.hooks.resolveEdges.promise({ credentials, overrides: this.options.edges ?? [], configured: Array.isArray(config.edge) ? config.edge : [] })) ?? [],
       createConnection: (edge, index) =>
         new TunnelConnection(edge, credentials, { index, connectorId: this.connectorId, version: VERSION, heartbeatIntervalMs, heartbeatCount }, router.handle, this.log),
     });

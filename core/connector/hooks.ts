@@ -22,6 +22,8 @@ export interface TunnelCredentials {
   readonly tls: { readonly caPem: string; readonly certPem?: string; readonly keyPem?: string };
   /** Where the credentials say the edge is (`host:port` of its tunnel listener). */
   readonly edge?: string;
+  /** The network's SRV discovery domain, when the edge logged in at has one (and the DNS server to ask). */
+  readonly discovery?: { readonly domain: string; readonly resolver?: string };
 }
 
 export interface EdgeAddress {
@@ -29,12 +31,16 @@ export interface EdgeAddress {
   readonly port: number;
   /** PoP name when known (from discovery), for logs and spreading connections. */
   readonly pop?: string;
+  /** Measured round trip (TCP connect), when discovery measured it. */
+  readonly rttMs?: number;
 }
 
 export interface EdgeQuery {
   readonly credentials: TunnelCredentials;
   /** Explicit `--edge` addresses, if any. */
   readonly overrides: readonly string[];
+  /** The config's static edge list (`edge: [HOST:PORT, ...]`), if any. */
+  readonly configured: readonly string[];
 }
 
 export interface ConnectorConnectionInfo {
@@ -48,7 +54,11 @@ export function createConnectorHooks() {
   return declareHooks({
     /** Turns what the user asked to run into tunnel id, secret and TLS material; first answer wins. */
     resolveCredentials: new AsyncSeriesBailHook<[CredentialsQuery], TunnelCredentials | undefined>(['query']),
-    /** Lists edge addresses, nearest first; first answer wins. */
+    /**
+     * Lists edge addresses, nearest first; first answer wins. The built-ins tap in this order: SRV discovery from
+     * `discovery:` (stage 0), then `--edge` / `edge:` (stage 0, after), then SRV discovery from cert.pem's domain
+     * (stage 10), then cert.pem's edge address (stage 20).
+     */
     resolveEdges: new AsyncSeriesBailHook<[EdgeQuery], EdgeAddress[] | undefined>(['query']),
     afterConnect: new SyncHook<[ConnectorConnectionInfo]>(['connection']),
     connectionLost: new SyncHook<[ConnectorConnectionInfo, string]>(['connection', 'reason']),

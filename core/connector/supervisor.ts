@@ -18,6 +18,10 @@ export interface SupervisorOptions {
 
 /** How many of the nearest PoPs connections are spread over. */
 const SPREAD_POPS = 2;
+/** An address that failed is passed over this long (a dead PoP leaves SRV answers within about as long). */
+const FAILED_COOLDOWN_MS = 15_000;
+/** After a failure, when another address is there to try, the next try comes this soon. */
+const ROTATE_WAIT_MS = 250;
 
 /** Emits `ready` on the first registration and `fatal` (Error) when no slot can ever connect again. */
 export class ConnectionSupervisor extends EventEmitter {
@@ -26,6 +30,10 @@ export class ConnectionSupervisor extends EventEmitter {
   private stopping = false;
   private deadSlots = 0;
   private edges: EdgeAddress[] = [];
+  /** The PoP (or address) each slot is connected or connecting to. */
+  private readonly assigned = new Map<number, string>();
+  /** Addresses that failed, by `host:port`, until when they are passed over. */
+  private readonly failedUntil = new Map<string, number>();
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -44,14 +52,13 @@ export class ConnectionSupervisor extends EventEmitter {
     const backoff = new Backoff(this.options.backoff);
     while (!this.stopping) {
       let wait: number;
+      let edge: EdgeAddress | undefined;
       try {
         if (this.edges.length === 0 || backoff.attempts > 0) this.edges = await this.options.resolveEdges();
         if (this.edges.length === 0) {
           throw new Error('no edge addresses found; pass --edge HOST:PORT, log in again so cert.pem names the edge, or enable an edge-discovery plugin (discovery-static is the default)');
         }
-        const nearest = this.edges.slice(0, SPREAD_POPS);
-        // Alternate PoPs per slot, and move to the other PoP after a failure.
-        const edge = nearest[(index + backoff.attempts) % nearest.length]!;
+        edge = this.pick(index);
         const connection = this.options.createConnection(edge, index);
         const closed = new Promise<string>((resolve) => connection.once('closed', resolve));
         const registered = await connection.connect();
@@ -67,12 +74,15 @@ export class ConnectionSupervisor extends EventEmitter {
         this.emit('ready', info);
         const reason = await closed;
         this.live.delete(index);
+        this.assigned.delete(index);
         hooks.connectionLost.call(info, reason);
         if (this.stopping) return;
         log.warn({ index, reason }, 'connection lost; reconnecting');
         wait = backoff.next();
       } catch (error) {
+        this.assigned.delete(index);
         if (this.stopping) return;
+        if (edge) this.failedUntil.set(addressOf(edge), Date.now() + FAILED_COOLDOWN_MS);
         if (error instanceof RegistrationError && !error.retry) {
           log.error({ index, reason: error.message }, 'registration refused for good; this connection will not retry');
           if (++this.deadSlots === this.options.haConnections) this.emit('fatal', error);
@@ -83,10 +93,35 @@ export class ConnectionSupervisor extends EventEmitter {
           this.emit('fatal', new Error(`gave up after ${this.options.retries} retries: ${(error as Error).message}`));
           return;
         }
-        log.warn({ index, err: (error as Error).message, retryInMs: wait }, 'could not connect to the edge');
+        // Rotate: another address is there to try, so try it soon rather than waiting out the backoff.
+        if (edge && this.healthy().some((other) => addressOf(other) !== addressOf(edge!))) wait = Math.min(wait, ROTATE_WAIT_MS);
+        log.warn({ index, edge: edge ? addressOf(edge) : undefined, err: (error as Error).message, retryInMs: wait }, 'could not connect to the edge');
       }
       await this.sleep(wait);
     }
+  }
+
+  /** The edges not passed over for a recent failure (all of them when every one failed). */
+  private healthy(): EdgeAddress[] {
+    const now = Date.now();
+    const healthy = this.edges.filter((edge) => (this.failedUntil.get(addressOf(edge)) ?? 0) <= now);
+    return healthy.length ? healthy : this.edges;
+  }
+
+  /**
+   * Where slot `index` connects: among the 2 nearest healthy PoPs, one that holds fewer than its share of the
+   * connections (2 + 2 for 4), else the least loaded of them. A PoP that failed is skipped for a while, so its
+   * connections move to the next nearest; once it answers again it is taken at the next reconnect.
+   */
+  private pick(index: number): EdgeAddress {
+    const byPop = new Map<string, EdgeAddress>();
+    for (const edge of this.healthy()) if (!byPop.has(popOf(edge))) byPop.set(popOf(edge), edge);
+    const nearest = [...byPop.values()].slice(0, SPREAD_POPS);
+    const load = (edge: EdgeAddress) => [...this.assigned.values()].filter((pop) => pop === popOf(edge)).length;
+    const share = Math.ceil(this.options.haConnections / SPREAD_POPS);
+    const edge = nearest.find((candidate) => load(candidate) < share) ?? nearest.reduce((best, candidate) => (load(candidate) < load(best) ? candidate : best));
+    this.assigned.set(index, popOf(edge));
+    return edge;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -116,4 +151,13 @@ export class ConnectionSupervisor extends EventEmitter {
     for (const wake of [...this.wakers]) wake();
     for (const connection of this.live.values()) connection.close();
   }
+}
+
+function addressOf(edge: EdgeAddress): string {
+  return `${edge.host}:${edge.port}`;
+}
+
+/** Connections are spread by PoP; an address whose PoP is unknown counts as one of its own. */
+function popOf(edge: EdgeAddress): string {
+  return edge.pop ?? addressOf(edge);
 }

@@ -3,13 +3,14 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { BurrowError, writeFileAtomic } from 'burrow';
+import type { EdgeEndpoints } from './service.ts';
 
 export interface OriginCert {
   keyPem: string;
   certPem: string;
   caPem: string;
   zones: string[];
-  edge: { api: string; tunnel: string };
+  edge: EdgeEndpoints;
   apiToken: string;
 }
 
@@ -38,10 +39,11 @@ interface EdgeBlock {
   tunnel: string;
   apiToken: string;
   zones: string[];
+  discovery?: { domain: string; resolver?: string };
 }
 
 export function encodeOriginCert(c: OriginCert): string {
-  const edge: EdgeBlock = { api: c.edge.api, tunnel: c.edge.tunnel, apiToken: c.apiToken, zones: c.zones };
+  const edge: EdgeBlock = { api: c.edge.api, tunnel: c.edge.tunnel, apiToken: c.apiToken, zones: c.zones, ...(c.edge.discovery ? { discovery: c.edge.discovery } : {}) };
   return [
     onlyBlock(c.keyPem, 'PRIVATE KEY', 'keyPem'),
     onlyBlock(c.certPem, 'CERTIFICATE', 'certPem'),
@@ -80,7 +82,7 @@ export function decodeOriginCert(text: string, file: string): OriginCert {
     certPem: cert.text,
     caPem: ca.text,
     zones: edge.zones,
-    edge: { api: edge.api, tunnel: edge.tunnel },
+    edge: { api: edge.api, tunnel: edge.tunnel, ...(edge.discovery ? { discovery: edge.discovery } : {}) },
     apiToken: edge.apiToken,
   };
 }
@@ -149,7 +151,15 @@ function parseEdgeBlock(file: string, block: PemBlock): EdgeBlock {
   if (!Array.isArray(v.zones) || v.zones.length === 0 || !v.zones.every((z) => typeof z === 'string' && z !== '')) {
     throw broken('"zones" must be a non-empty list of domain names');
   }
-  return { api: v.api as string, tunnel: v.tunnel as string, apiToken: v.apiToken as string, zones: v.zones as string[] };
+  let discovery: EdgeBlock['discovery'];
+  if (v.discovery !== undefined) {
+    const d = v.discovery as Record<string, unknown> | null;
+    if (typeof d !== 'object' || d === null || typeof d.domain !== 'string' || d.domain === '' || (d.resolver !== undefined && typeof d.resolver !== 'string')) {
+      throw broken('"discovery" must be { "domain": "edges.example.test", "resolver"?: "HOST:PORT" }');
+    }
+    discovery = { domain: d.domain, ...(typeof d.resolver === 'string' ? { resolver: d.resolver } : {}) };
+  }
+  return { api: v.api as string, tunnel: v.tunnel as string, apiToken: v.apiToken as string, zones: v.zones as string[], ...(discovery ? { discovery } : {}) };
 }
 
 function pem(label: string, base64: string): string {

@@ -47,6 +47,7 @@ export function tapCredentials(api: ConnectorPluginApi, opts: { expiryWarningDay
       zone: credentials.Zone || cert.zones[0]!,
       tls: { caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem },
       edge: cert.edge.tunnel,
+      ...(cert.edge.discovery ? { discovery: cert.edge.discovery } : {}),
     };
   });
 }

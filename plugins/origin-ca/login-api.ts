@@ -1,15 +1,20 @@
 // The edge API of the origin CA: `/v1/login` (zone certificates and tokens) and `/v1/tunnels/:ref/certificate`, and the OriginCa service behind them.
 import { ApiAuthToken, ApiError, TunnelRegistryToken, formatHostPort, splitHostPort, type CertifiedKey, type EdgePluginApi } from 'burrow';
 import { checkCertificateRequest, issuePopCertificate, signZoneCertificate } from './ca.ts';
-import { OriginCaToken, type LoginResponse, type OriginCa } from './service.ts';
+import { OriginCaToken, type EdgeEndpoints, type LoginResponse, type OriginCa } from './service.ts';
 
 export function serveLoginApi(api: EdgePluginApi, ca: CertifiedKey, opts: { validityDays: number }): void {
   const { settings } = api;
   let tunnelAddress = settings.listen.tunnel;
+  let dnsAddress = settings.listen.dns;
   api.hooks.afterListen.tap('origin-ca', (addresses) => {
     tunnelAddress = addresses.tunnel;
+    dnsAddress = addresses.dns;
   });
-  const edgeAddresses = (apiHost: string | undefined) => ({ api: `http://${apiHost}`, tunnel: advertisedTunnel(settings.advertise, tunnelAddress, apiHost) });
+  // With SRV discovery, cert.pem names the domain and this edge's DNS listener as the resolver to ask.
+  const discovery = (apiHost: string | undefined) =>
+    settings.dns.discovery ? { discovery: { domain: settings.dns.discovery, ...(dnsAddress ? { resolver: advertisedAddress(undefined, dnsAddress, apiHost) } : {}) } } : {};
+  const edgeAddresses = (apiHost: string | undefined): EdgeEndpoints => ({ api: `http://${apiHost}`, tunnel: advertisedAddress(settings.advertise, tunnelAddress, apiHost), ...discovery(apiHost) });
   const refused = (error: Error) => new ApiError(400, `certificate request refused: ${error.message}`, 'send a PKCS#10 request for an ECDSA P-256 key, as `burrow login` does');
   const sign = (csrPem: string, zones: string[], tunnelId?: string, validityDays = opts.validityDays) =>
     signZoneCertificate(ca, csrPem, { zones, tunnelId, validityDays }).catch((error: Error) => {
@@ -74,7 +79,7 @@ export function serveLoginApi(api: EdgePluginApi, ca: CertifiedKey, opts: { vali
 }
 
 /** The tunnel address to hand a connector: the configured one, else the host it reached the API on. */
-function advertisedTunnel(advertise: string | undefined, listening: string, apiHost: string | undefined): string {
+function advertisedAddress(advertise: string | undefined, listening: string, apiHost: string | undefined): string {
   if (advertise) return advertise;
   const { host, port } = splitHostPort(listening);
   const wildcard = host === '0.0.0.0' || host === '::';

@@ -2,11 +2,19 @@
 import { serviceToken, type CertifiedKey, type TunnelRecord } from 'burrow';
 
 /** What a login hands the connector: everything `cert.pem` holds except the private key, which never left it. */
+/** How a connector reaches the edge it logged in at: its API, its tunnel listener, and the network's SRV discovery. */
+export interface EdgeEndpoints {
+  api: string;
+  tunnel: string;
+  /** With edge.dns.discovery: the domain whose _burrow._tcp SRV records list the PoPs, and this edge's DNS listener. */
+  discovery?: { domain: string; resolver?: string };
+}
+
 export interface LoginResponse {
   certificate: string;
   ca: string;
   zones: string[];
-  edge: { api: string; tunnel: string };
+  edge: EdgeEndpoints;
   apiToken: string;
 }
 
@@ -15,7 +23,7 @@ export interface TunnelCertificate {
   certificate: string;
   ca: string;
   notAfter: string;
-  edge: { api: string; tunnel: string };
+  edge: EdgeEndpoints;
 }
 
 export interface OriginCa {

@@ -187,7 +187,7 @@ describe('errors name the plugin and the hook', () => {
       throw 'plain string';
     });
     const credentials: TunnelCredentials = { tunnelId: 't', tunnelSecret: 's', zone: 'example.test', tls: { caPem: '' } };
-    await assert.rejects(hooks.resolveEdges.promise({ credentials, overrides: [] }), (error) => {
+    await assert.rejects(hooks.resolveEdges.promise({ credentials, overrides: [], configured: [] }), (error) => {
       isPluginError(error, 'stringly', 'resolveEdges');
       assert.ok((error as Error).message.includes('plain string'));
       return true;
