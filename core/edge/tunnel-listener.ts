@@ -47,9 +47,7 @@ export class TunnelListener {
     this.server.on('secureConnection', (socket) => this.accept(socket));
     this.server.on('tlsClientError', (error, socket) => {
       // A certificate from another CA ends as a plain hang-up; authorizationError says why it was refused.
-      // A connection closed before it said anything is a reachability probe (SRV discovery measures round trips).
-      const probe = (error as NodeJS.ErrnoException).code === 'ECONNRESET' && !socket.authorizationError && socket.bytesRead === 0;
-      this.log[probe ? 'debug' : 'warn']({ err: error.message, authorizationError: socket.authorizationError, remote: socket.remoteAddress }, 'connector TLS handshake refused');
+      this.log.warn({ err: error.message, authorizationError: socket.authorizationError, remote: socket.remoteAddress }, 'connector TLS handshake refused');
     });
   }
 

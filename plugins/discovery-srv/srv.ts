@@ -1,8 +1,12 @@
 // SRV discovery: `_burrow._tcp.<region>.<domain>` (when a region is given) and `_burrow._tcp.<domain>`, asked of the
-// configured resolver or the system's, each target resolved and its round trip measured (TCP connect, best of 2).
+// configured resolver or the system's, each target resolved and its round trip measured: the TLS handshake a tunnel
+// connection makes (with the connector's own certificate), best of 2, so it counts real round trips, not a local accept.
 import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
-import { formatHostPort, splitHostPort, type EdgeAddress, type Logger } from 'burrow';
+import tls from 'node:tls';
+import { EDGE_SERVER_NAME, formatHostPort, splitHostPort, type EdgeAddress, type Logger, type TunnelCredentials } from 'burrow';
+
+type TlsMaterial = TunnelCredentials['tls'];
 
 /** A resolver that does not answer in this long counts as failed (then the next edge source answers). */
 const RESOLVE_TIMEOUT_MS = 1_500;
@@ -31,7 +35,7 @@ export class SrvDiscovery {
   }
 
   /** The PoPs the SRV records list, nearest first; undefined (after a log line) when discovery found none. */
-  async edges(): Promise<EdgeAddress[] | undefined> {
+  async edges(material: TlsMaterial): Promise<EdgeAddress[] | undefined> {
     const { domain, region, log } = this.options;
     const names = [...(region ? [`_burrow._tcp.${region}.${domain}`] : []), `_burrow._tcp.${domain}`];
     const via = this.options.resolver ?? 'the system resolver';
@@ -44,7 +48,7 @@ export class SrvDiscovery {
         errors.push(`${name}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
         continue;
       }
-      const edges = await this.measure(records);
+      const edges = await this.measure(records, material);
       if (edges.length === 0) {
         errors.push(`${name}: no target resolved`);
         continue;
@@ -62,14 +66,14 @@ export class SrvDiscovery {
   }
 
   /** Resolves each target, measures it, and sorts: reachable ones by round trip, then the rest by SRV priority. */
-  private async measure(records: Array<{ name: string; port: number; priority: number; weight: number }>): Promise<EdgeAddress[]> {
+  private async measure(records: Array<{ name: string; port: number; priority: number; weight: number }>, material: TlsMaterial): Promise<EdgeAddress[]> {
     const ordered = [...records].sort((a, b) => a.priority - b.priority || b.weight - a.weight);
     const resolved = await Promise.all(
       ordered.map(async (record) => {
         const host = net.isIP(record.name) ? record.name : await this.address(record.name);
         if (!host) return undefined;
         const pop = record.name.split('.')[0]!;
-        const rttMs = await probe(host, record.port);
+        const rttMs = await probe(host, record.port, material);
         return { host, port: record.port, pop, ...(rttMs === undefined ? {} : { rttMs }) } satisfies EdgeAddress;
       }),
     );
@@ -86,28 +90,28 @@ export class SrvDiscovery {
   }
 }
 
-/** Best TCP connect time of a few tries, in milliseconds; undefined when the address does not accept. */
-async function probe(host: string, port: number): Promise<number | undefined> {
+/** Best handshake time of a few tries, in milliseconds; undefined when the address does not complete one. */
+async function probe(host: string, port: number, material: TlsMaterial): Promise<number | undefined> {
   let best: number | undefined;
   for (let i = 0; i < PROBES; i++) {
-    const ms = await connectTime(host, port);
+    const ms = await handshakeTime(host, port, material);
     if (ms === undefined) return best;
     best = best === undefined ? ms : Math.min(best, ms);
   }
   return best;
 }
 
-function connectTime(host: string, port: number): Promise<number | undefined> {
+function handshakeTime(host: string, port: number, material: TlsMaterial): Promise<number | undefined> {
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
-    const socket = net.connect({ host, port });
+    const socket = tls.connect({ host, port, servername: EDGE_SERVER_NAME, ca: material.caPem, cert: material.certPem, key: material.keyPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
     const done = (ms: number | undefined) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(ms);
     };
     const timer = setTimeout(() => done(undefined), PROBE_TIMEOUT_MS);
-    socket.once('connect', () => done(Number(process.hrtime.bigint() - started) / 1e6));
+    socket.once('secureConnect', () => done(Number(process.hrtime.bigint() - started) / 1e6));
     socket.once('error', () => done(undefined));
   });
 }

@@ -34,6 +34,11 @@ export interface DevNetworkOptions {
    * under `discovery` (e.g. edges.localhost); `regions` puts PoPs in regions.
    */
   dns?: { discovery?: string; regions?: Readonly<Record<string, string>> };
+  /**
+   * One-way delay in milliseconds between connectors and a PoP: its tunnel listener is advertised (edge.advertise,
+   * and so in SRV answers and logins) behind a relay that holds bytes back this long each way.
+   */
+  connectorLatency?: Readonly<Record<string, number>>;
   /** The admin token every PoP accepts (BURROW_EDGE_TOKEN wins when set, as at any edge); default a random one. */
   adminToken?: string;
 }
@@ -127,6 +132,9 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
         // api-tokens reads an existing <dataDir>/admin-token, so one token works at every PoP.
         if (!fromEnv) await writeFile(path.join(dataDir, 'admin-token'), `${adminToken}\n`, { mode: 0o600 });
         const port = (n: number) => formatHostPort('127.0.0.1', options.basePort === undefined ? 0 : options.basePort + 10 * i + n);
+        const delay = options.connectorLatency?.[pop];
+        const front = delay === undefined ? undefined : await DelayRelay.start({ forwardMs: delay, backwardMs: delay });
+        if (front) relays.set(`connectors->${pop}`, front);
         const peers = Object.fromEntries(pops.filter((other) => other !== pop).map((other) => [other, relays.get(pairKey(pop, other))!.address]));
         const edge = Edge.fromConfig(
           {
@@ -136,6 +144,7 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
             quickTunnels: DEV_ZONE,
             listen: { http: port(0), tunnel: port(1), api: port(2), peer: port(3), ...(options.dns ? { dns: port(4) } : {}) },
             ...(options.dns?.regions?.[pop] ? { region: options.dns.regions[pop] } : {}),
+            ...(front ? { advertise: front.address } : {}),
             ...(options.dns?.discovery ? { dns: { discovery: options.dns.discovery } } : {}),
             network: {
               ca: caDir,
@@ -149,6 +158,7 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
         );
         started.push(edge);
         const addresses = await edge.start();
+        front?.setTarget(addresses.tunnel);
         const peer = addresses.peer;
         if (!addresses.http || !peer) throw new Error(`PoP ${pop} started without ${addresses.http ? 'a peer' : 'an http'} listener`);
         const entry: DevPop = { edge, http: addresses.http, api: addresses.api, tunnel: addresses.tunnel, peer, ...(addresses.dns ? { dns: addresses.dns } : {}), dataDir };
