@@ -1,5 +1,6 @@
 // Runs ./bin/burrow as a user would: one-shot commands with their exit code and output, and long-running processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const BURROW_BIN = path.resolve(import.meta.dirname, '../../bin/burrow');
@@ -84,4 +85,24 @@ export class CliProcess {
     if (killed) this.child.kill('SIGKILL');
     return { ...(await this.exited!), killed };
   }
+}
+
+/** An edge in its own process (so it can be killed with SIGKILL), from a config file, as `burrow edge` runs. */
+export async function spawnEdge(dir: string, settings: Record<string, unknown>, token = 'test-admin-token', name = 'edge.json'): Promise<{ child: ChildProcess; addresses: Record<string, string> }> {
+  const file = path.join(dir, name);
+  await writeFile(file, JSON.stringify({ edge: settings }));
+  const child = spawn(process.execPath, [BURROW_BIN, 'edge', '--config', file], { env: { ...process.env, BURROW_EDGE_TOKEN: token, BURROW_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split('\n')) {
+        if (line.includes('"edge ready"')) return resolve(JSON.parse(line) as Record<string, string>);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the edge exited with ${code} before it was ready:\n${output}`)));
+  });
+  return { child, addresses };
 }

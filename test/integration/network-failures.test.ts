@@ -2,9 +2,8 @@
 // at the surviving PoPs succeed again within 3 s of the PoP's loss, its presence leaves the registry, and while Redis
 // restarts no request for the known tunnel fails.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,33 +13,13 @@ import { silentLogger } from '../../core/kernel/logger.ts';
 import type { PresenceRecord } from '../../core/index.ts';
 import { initNetworkCa } from '../../plugins/network/ca-command.ts';
 import type { NetworkStatus } from '../../plugins/network/view.ts';
-import { BURROW_BIN } from '../helpers/cli.ts';
-import { ADMIN_TOKEN, createTunnel, eventually, removeDir, startEdge, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { spawnEdge } from '../helpers/cli.ts';
+import { createTunnel, eventually, removeDir, startEdge, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
 const HOST = 'app.example.test';
 const PROBE = 500;
-
-/** An edge in its own process (so it can be killed with SIGKILL), from a config file, as `burrow edge` runs. */
-async function spawnEdge(dir: string, settings: Record<string, unknown>): Promise<{ child: ChildProcess; addresses: Record<string, string> }> {
-  const file = path.join(dir, 'edge.json');
-  await writeFile(file, JSON.stringify({ edge: settings }));
-  const child = spawn(process.execPath, [BURROW_BIN, 'edge', '--config', file], { env: { ...process.env, BURROW_EDGE_TOKEN: ADMIN_TOKEN, BURROW_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (line.includes('"edge ready"')) return resolve(JSON.parse(line) as Record<string, string>);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the edge exited with ${code} before it was ready:\n${output}`)));
-  });
-  return { child, addresses };
-}
 
 function get(base: string): Promise<number> {
   const url = new URL(base);
