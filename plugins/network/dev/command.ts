@@ -1,7 +1,7 @@
 // `burrow network dev`: a whole network of PoPs on one machine, with emulated WAN delays between them.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, createLogger, type CliPluginApi } from 'burrow';
+import { ConfigError, createLogger, splitHostPort, type CliPluginApi } from 'burrow';
 import { DEFAULT_LATENCY_TEXT, DEFAULT_POPS, defaultLatency, describeLatency, loadLatencyFile, watchLatencyFile } from './latency.ts';
 import { DEV_ZONE, startDevNetwork, type DevNetwork } from './network.ts';
 
@@ -10,6 +10,7 @@ interface DevCommandOptions {
   latency?: string;
   registry?: string;
   basePort?: string;
+  discovery?: string;
 }
 
 export function registerDevCommand(api: CliPluginApi): void {
@@ -20,7 +21,8 @@ export function registerDevCommand(api: CliPluginApi): void {
     .option('--pops <list>', 'comma-separated PoP names', DEFAULT_POPS.join(','))
     .option('--latency <file>', 'YAML one-way delays per PoP pair, like `fra-lhr: 10ms`; watched, edits apply at once')
     .option('--registry <url>', 'share the registry through this Redis (redis://HOST:PORT/DB) instead of in memory')
-    .option('--base-port <n>', 'fixed ports: PoP i (from 0) listens on N+10i (http), +1 (tunnel), +2 (api), +3 (peer)')
+    .option('--base-port <n>', 'fixed ports: PoP i (from 0) listens on N+10i (http), +1 (tunnel), +2 (api), +3 (peer), +4 (dns)')
+    .option('--discovery <domain>', 'every PoP serves DNS for the dev zone with SRV discovery under DOMAIN (e.g. edges.localhost)')
     .addHelpText(
       'after',
       `\nWithout --latency the delays are:\n${DEFAULT_LATENCY_TEXT.trimEnd().replace(/^/gm, '  ')}\n` +
@@ -37,7 +39,7 @@ async function runDevNetwork(api: CliPluginApi, options: DevCommandOptions): Pro
   const latency = latencyFile ? await loadLatencyFile(latencyFile, pops) : defaultLatency(pops);
   const log = createLogger();
 
-  const network = await startDevNetwork({ pops, latency, registry: options.registry, basePort, log });
+  const network = await startDevNetwork({ pops, latency, registry: options.registry, basePort, log, ...(options.discovery ? { dns: { discovery: options.discovery } } : {}) });
   let unwatch = () => {};
   if (latencyFile) {
     unwatch = watchLatencyFile(latencyFile, pops, latency, {
@@ -60,14 +62,14 @@ async function runDevNetwork(api: CliPluginApi, options: DevCommandOptions): Pro
       rmSync(network.dir, { recursive: true, force: true });
     },
   );
-  process.stdout.write(summary(network, pops, latencyFile));
+  process.stdout.write(summary(network, pops, latencyFile, options.discovery));
 }
 
-function summary(network: DevNetwork, pops: readonly string[], latencyFile: string | undefined): string {
-  const rows = [['POP', 'VISITORS', 'API', 'TUNNEL']];
+function summary(network: DevNetwork, pops: readonly string[], latencyFile: string | undefined, discovery: string | undefined): string {
+  const rows = [['POP', 'VISITORS', 'API', 'TUNNEL', ...(discovery ? ['DNS'] : [])]];
   for (const pop of pops) {
     const p = network.pops.get(pop)!;
-    rows.push([pop, `http://<name>.${DEV_ZONE}:${port(p.http)}/`, `http://${p.api}`, p.tunnel]);
+    rows.push([pop, `http://<name>.${DEV_ZONE}:${port(p.http)}/`, `http://${p.api}`, p.tunnel, ...(discovery ? [p.dns ?? ''] : [])]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const table = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
@@ -89,6 +91,9 @@ function summary(network: DevNetwork, pops: readonly string[], latencyFile: stri
     'Log in to a PoP (works at all of them):',
     `  burrow login --edge http://${first.api} --token ${network.adminToken}`,
     '',
+    ...(discovery
+      ? ['The PoPs as a connector discovers them:', `  dig @${splitHostPort(first.dns!).host} -p ${splitHostPort(first.dns!).port} +norec SRV _burrow._tcp.${discovery}`, '']
+      : []),
     'Ctrl-C stops every PoP and removes their temp folders.',
     '',
     '',
