@@ -4,7 +4,7 @@ export { PluginError, type Dispose, type MaybePromise, type PluginManifest } fro
 export { roles, type Role } from './kernel/roles.ts';
 export { ZoneLoginToken, type CliPluginApi, type ZoneLogin } from './cli/plugin-api.ts';
 /** The settings of `burrow edge --dev`: a throwaway edge on loopback (what `burrow demo` runs). */
-export { devEdgeSettings } from './cli/commands/edge.ts';
+export { devEdgeSettings } from '../config/dev-edge.ts';
 export { defineConfig, loadConfig, validateConfig, burrowHome } from './kernel/config.ts';
 /** The zod Burrow validates options with: a plugin declares `options: z.strictObject({...})` without its own copy. */
 export { z } from 'zod';
@@ -14,7 +14,7 @@ export { MetricsToken } from './kernel/metrics.ts';
 export type { Middleware, Next } from './kernel/middleware.ts';
 export { reply, beforeHeaders, type AnyResponse } from './kernel/http-response.ts';
 export { createLogger, type Logger } from './kernel/logger.ts';
-export type { BurrowConfig, BurrowConfigInput, EdgeSettings } from '../config/schema.ts';
+export { edgeSection, type BurrowConfig, type BurrowConfigInput, type EdgeSettings } from '../config/schema.ts';
 
 export { Edge, type EdgeOptions } from './edge/edge.ts';
 export type { EdgePluginApi } from './edge/plugin-api.ts';

@@ -1,12 +1,10 @@
-// The `burrow` program: the core commands (edge, tunnel run, tunnel ingress), then every built-in plugin's commands.
+// The `burrow` program: every plugin's commands (the built-in run-commands gives `edge` and `tunnel run`).
 import { Command } from 'commander';
 import { Container } from 'inversify';
 import { VERSION } from '../version.ts';
 import { setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
 import type { CliPluginApi } from './plugin-api.ts';
-import { registerEdgeCommand } from './commands/edge.ts';
-import { registerTunnelCommand } from './commands/tunnel.ts';
 import { action, onShutdownSignals } from './run.ts';
 
 export async function createProgram(plugins: readonly ResolvedPlugin[]): Promise<Command> {
@@ -16,8 +14,6 @@ export async function createProgram(plugins: readonly ResolvedPlugin[]): Promise
     .showHelpAfterError('(run with --help for usage)')
     // Lets `tunnel --edge URL` (quick tunnels) and `tunnel run --edge ADDR` keep their own meanings.
     .enablePositionalOptions();
-  registerEdgeCommand(program);
-  registerTunnelCommand(program);
   const services = new ServiceRegistry(new Container());
   await setupPlugins<CliPluginApi>(plugins, 'cli', (plugin) => ({
     runtime: 'cli',

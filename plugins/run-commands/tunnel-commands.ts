@@ -1,18 +1,9 @@
-// `burrow tunnel run` and `burrow tunnel ingress validate|rule`; plugins add the other `tunnel` commands (create, token, --url, ...).
-import type { Command } from 'commander';
-import type { BurrowConfig } from '../../../config/schema.ts';
-import { loadConfig } from '../../kernel/config.ts';
-import { ConfigError } from '../../kernel/errors.ts';
-import { createLogger } from '../../kernel/logger.ts';
-import { Connector } from '../../connector/connector.ts';
-import { Ingress } from '../../connector/ingress.ts';
-import { normalizeHost } from '../../transport/host.ts';
-import { action, onShutdownSignals } from '../run.ts';
+// `burrow tunnel run` and `burrow tunnel ingress validate|rule`; other plugins add the other `tunnel` commands (create, token, --url, ...).
+import { ConfigError, Connector, Ingress, createLogger, loadConfig, normalizeHost, type BurrowConfig, type CliPluginApi } from 'burrow';
 
-export function registerTunnelCommand(program: Command): void {
-  const tunnel = program
-    .command('tunnel')
-    .description('create, route and run tunnels')
+export function registerTunnelCommands(api: CliPluginApi): void {
+  const tunnel = api
+    .command('tunnel', 'create, route and run tunnels')
     // Options plugins give `tunnel` itself (quick tunnels' --url, --edge) must not swallow the same flags given to `tunnel run`.
     .enablePositionalOptions();
 
@@ -24,7 +15,7 @@ export function registerTunnelCommand(program: Command): void {
     .option('--token <token>', 'run the tunnel from a `burrow tunnel token` string (default: $BURROW_TUNNEL_TOKEN); needs no cert.pem')
     .option('--url <url>', 'send every request to this origin instead of using ingress rules')
     .action(
-      action(async (name: string | undefined, options: { config?: string; edge?: string[]; token?: string; url?: string }) => {
+      api.action(async (name: string | undefined, options: { config?: string; edge?: string[]; token?: string; url?: string }) => {
         const loaded = await loadConfig(options.config);
         const file = loaded.file;
         let config = loaded.config;
@@ -36,7 +27,7 @@ export function registerTunnelCommand(program: Command): void {
           process.exit(1);
         });
         await connector.start();
-        onShutdownSignals(() => connector.stop(), () => connector.abort());
+        api.onShutdownSignals(() => connector.stop(), () => connector.abort());
       }),
     );
 
@@ -46,7 +37,7 @@ export function registerTunnelCommand(program: Command): void {
     .description('check the ingress rules; exits non-zero with the problem if they are invalid')
     .option('-c, --config <file>', 'connector config')
     .action(
-      action(async (options: { config?: string }) => {
+      api.action(async (options: { config?: string }) => {
         const { file, config } = await loadConfig(options.config);
         const connector = new Connector({ config, configFile: file, log: createLogger({ level: 'warn' }) });
         await connector.prepare();
@@ -59,7 +50,7 @@ export function registerTunnelCommand(program: Command): void {
     .description('print which ingress rule matches URL')
     .option('-c, --config <file>', 'connector config')
     .action(
-      action(async (raw: string, options: { config?: string }) => {
+      api.action(async (raw: string, options: { config?: string }) => {
         const { file, config } = await loadConfig(options.config);
         const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
         const rules = Ingress.parse(config.ingress as never, config.originRequest as never, { file });
