@@ -1,6 +1,7 @@
 // Runs Debian's `dig` against a DNS server on loopback and reads what a user reads in its output.
 import { execFile } from 'node:child_process';
 import { splitHostPort } from '../../core/transport/host.ts';
+import { requireProgram } from './system.ts';
 
 export interface DigAnswer {
   /** NOERROR, NXDOMAIN, REFUSED, FORMERR, BADVERS ... */
@@ -19,7 +20,7 @@ export interface DigAnswer {
 export function dig(server: string, name: string, type = 'A', args: string[] = []): Promise<DigAnswer> {
   const { host, port } = splitHostPort(server);
   return new Promise((resolve, reject) => {
-    execFile('dig', [`@${host}`, '-p', String(port), '+norec', '+time=2', '+tries=1', ...args, name, type], { timeout: 10_000 }, (error, stdout) => {
+    execFile(requireProgram('dig', 'dnsutils'), [`@${host}`, '-p', String(port), '+norec', '+time=2', '+tries=1', ...args, name, type], { timeout: 10_000 }, (error, stdout) => {
       if (error && !stdout) return reject(error);
       resolve(parseDig(stdout));
     });

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { removeDir, tempDir } from './harness.ts';
+import { requireProgram } from './system.ts';
 
 export interface TestRedis {
   /** redis://127.0.0.1:PORT/0 */
@@ -24,7 +25,7 @@ export async function startRedis(): Promise<TestRedis> {
   let server: ChildProcess | undefined;
 
   const start = async () => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb'], {
+    const child = spawn(requireProgram('redis-server', 'redis-server'), ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', 'dump.rdb'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     server = child;

@@ -11,6 +11,7 @@ import { ADMIN_TOKEN, removeDir, tempDir } from '../helpers/harness.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
 import { stopAll } from '../helpers/http.ts';
 import { startLoggedEdge } from '../helpers/identity.ts';
+import { requireProgram } from '../helpers/system.ts';
 
 let edge: Awaited<ReturnType<typeof startLoggedEdge>>;
 let browser: Browser;
@@ -20,7 +21,7 @@ const processes: CliProcess[] = [];
 before(async () => {
   edge = await startLoggedEdge();
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: requireProgram('chromium', 'chromium'),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
 });

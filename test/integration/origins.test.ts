@@ -15,6 +15,7 @@ import { configSchema } from '../../config/schema.ts';
 import { createTunnel, eventually, removeDir, startConnector, startEdge, tempDir, type TestEdge } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
 import { originCertificates } from '../helpers/tls.ts';
+import { requireProgram } from '../helpers/system.ts';
 
 /** What an echo origin saw. */
 interface Seen {
@@ -326,7 +327,7 @@ describe('keep-alive pool', () => {
 describe('tcpKeepAlive', () => {
   /** Seconds until the next TCP keep-alive probe on the connector's connections to `port`, as `ss -o` shows them. */
   function keepAliveTimers(port: number): number[] {
-    const out = execFileSync('ss', ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+    const out = execFileSync(requireProgram('ss', 'iproute2'), ['-tnoH', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
     // ss prints `1min4sec`, `29sec`, and below 10 s seconds with milliseconds: `6.696ms`.
     return [...out.matchAll(/timer:\(keepalive,([^,]+),/g)].map(([, time]) => {
       const [, min, sec, secMs, ms] = /^(?:(\d+)min)?(?:(\d+)sec)?(?:(\d+\.\d+)ms)?(?:(\d+)ms)?$/.exec(time!) ?? [];
