@@ -113,9 +113,10 @@ export class TunnelListener {
     }
     const registry = this.registry();
     const tunnel = await registry.getTunnel(String(request.tunnelId));
-    // One message for "no such tunnel" and "wrong secret": do not confirm which tunnel ids exist.
+    // One message for "no such tunnel" and "wrong secret": do not confirm which tunnel ids exist. Retrying cannot
+    // help (a registry that cannot answer throws instead, and that is retried), so the connector stops.
     if (!tunnel || !(await registry.verifySecret(tunnel.id, String(request.tunnelSecret)))) {
-      throw new RegistrationRefused('unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token', true, 30_000);
+      throw new RegistrationRefused('unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token', false);
     }
     const peerCertificate = socket.getPeerCertificate();
     await this.hooks.beforeRegister.promise({ request, tunnel, peerCertificate: peerCertificate?.raw ? peerCertificate : undefined, remoteAddress });

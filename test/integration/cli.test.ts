@@ -1,6 +1,6 @@
 // End to end through the CLI: burrow edge, login, tunnel create/list/route/run, ingress validate/rule, and --help.
 import assert from 'node:assert/strict';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -206,6 +206,17 @@ describe('burrow CLI end to end', () => {
     const result = await runCli(['tunnel', 'run', '--config', missing], env);
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes(missing), result.stderr);
+  });
+
+  it('burrow tunnel run with a wrong tunnel secret exits 1 with the reason instead of retrying forever', async () => {
+    const credentials = JSON.parse(await readFile(path.join(home, `${state.tunnelId}.json`), 'utf8')) as Record<string, string>;
+    const wrong = path.join(dir, 'wrong-secret.json');
+    await writeFile(wrong, JSON.stringify({ ...credentials, TunnelSecret: Buffer.alloc(32, 9).toString('base64') }));
+    const config = path.join(dir, 'wrong-secret.yaml');
+    await writeFile(config, `tunnel: web\ncredentials-file: ${JSON.stringify(wrong)}\ningress:\n  - service: http_status:204\n`);
+    const result = await runCli(['tunnel', 'run', '--config', config], env, 20_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token/);
   });
 
   it('SIGTERM stops the connector cleanly, and the hostname then gets 530', async () => {

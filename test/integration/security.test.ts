@@ -85,16 +85,15 @@ describe('tunnel port: mutual TLS', () => {
 });
 
 describe('tunnel port: registration', () => {
-  it('right certificate, wrong secret: refused, and the connector backs off instead of hammering the edge', async () => {
+  it('right certificate, wrong secret: refused for good, and the connector stops instead of retrying', async () => {
     const victim = await createTunnel(edge, 'victim', ['victim.example.test']);
     const { connector, lines } = loggedConnector({ ...victim, tunnelSecret: Buffer.alloc(32, 7).toString('base64') });
     cleanup.push(() => connector.stop(0));
-    void connector.start().catch(() => undefined);
-    await eventually(() => lines.some((l) => l.msg === 'could not connect to the edge'), 15_000, 'the connector reporting the refusal');
-    const failure = lines.find((l) => l.msg === 'could not connect to the edge')!;
-    assert.match(String(failure.err), /unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token/);
-    assert.ok(Number(failure.retryInMs) >= 30_000, `retries after ${failure.retryInMs} ms, the edge asked for 30 s`);
-    assert.ok(refusedRegistrations(victim.tunnelId).length >= 1);
+    await assert.rejects(connector.start(), /unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token/);
+    const refusals = lines.filter((l) => l.msg === 'registration refused for good; this connection will not retry');
+    assert.equal(refusals.length, 2, 'each of the 2 connections tried once');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(refusedRegistrations(victim.tunnelId).length, 2, 'no attempt after the refusal');
     assert.equal(edge.edge.connections.forTunnel(victim.tunnelId).length, 0);
     assert.equal((await visit(edge.url, '/', { host: 'victim.example.test' })).status, 530, 'nobody serves the tunnel');
     await connector.stop(0);
@@ -106,10 +105,9 @@ describe('tunnel port: registration', () => {
     const b = await createTunnel(edge, 'tunnel-b', ['b.example.test']);
     const { connector, lines } = loggedConnector({ ...a, tunnelId: b.tunnelId });
     cleanup.push(() => connector.stop(0));
-    void connector.start().catch(() => undefined);
-    await eventually(() => refusedRegistrations(b.tunnelId).length > 0, 15_000, 'the edge refusing A as B');
+    await assert.rejects(connector.start(), /unknown tunnel or wrong tunnel secret/);
     assert.match(refusedRegistrations(b.tunnelId)[0]!.reason, /unknown tunnel or wrong tunnel secret/);
-    await eventually(() => lines.some((l) => l.msg === 'could not connect to the edge'), 15_000, 'the connector reporting it');
+    assert.ok(lines.some((l) => l.msg === 'registration refused for good; this connection will not retry'), 'the connector reporting it');
     assert.equal(edge.edge.connections.forTunnel(b.tunnelId).length, 0);
     assert.equal((await visit(edge.url, '/', { host: 'b.example.test' })).status, 530);
     await connector.stop(0);
