@@ -7,6 +7,8 @@ import { popOfPeer } from '../origin-ca/service.ts';
 
 /** Weight of a new PING sample in a link's smoothed round trip: a lasting change shows within one or two probes. */
 const SMOOTHING = 0.5;
+/** Raw PING samples a link keeps; the median of them is smoothed (a lasting change shows after 2 probes). */
+const SAMPLES = 3;
 /** A link whose PING has not come back after this many probe intervals is taken for dead and dialed again. */
 const MISSED_PROBES = 3;
 
@@ -29,6 +31,8 @@ class Link {
   session?: ClientHttp2Session;
   /** Smoothed round trip in ms; undefined until the first PING of this session came back. */
   rttMs?: number;
+  /** The last raw samples: their median is what the smoothing takes, so one PING delayed by a busy event loop is not a route change. */
+  readonly samples: number[] = [];
   pingSentAt?: number;
   retry?: NodeJS.Timeout;
   closed = false;
@@ -152,6 +156,7 @@ export class PeerLinks {
     });
     link.session = session;
     link.rttMs = undefined;
+    link.samples.length = 0;
     link.pingSentAt = undefined;
     session.on('error', (error) => this.options.log.debug({ err: error.message, to: link.pop, address: link.address }, 'PoP link failed'));
     session.once('connect', () => {
@@ -198,7 +203,10 @@ export class PeerLinks {
       link.pingSentAt = undefined;
       if (error) return;
       const first = link.rttMs === undefined;
-      link.rttMs = first ? duration : link.rttMs! + SMOOTHING * (duration - link.rttMs!);
+      link.samples.push(duration);
+      if (link.samples.length > SAMPLES) link.samples.shift();
+      const sample = median(link.samples);
+      link.rttMs = first ? duration : link.rttMs! + SMOOTHING * (sample - link.rttMs!);
       if (first) {
         link.backoff.reset();
         this.options.log.info({ to: link.pop, address: link.address, rttMs: round(duration) }, 'PoP link up');
@@ -218,4 +226,10 @@ export class PeerLinks {
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }

@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { definePlugin, serviceToken, type CliPluginApi } from 'burrow';
 import { createProgram } from '../../../core/cli/program.ts';
 import { resolvePlugins } from '../../../core/kernel/loader.ts';
+import runCommands from '../../../plugins/run-commands/index.ts';
 
 const GreeterToken = serviceToken<{ greet(name: string): string }>('test.Greeter');
 
-async function programWith(...plugins: ReturnType<typeof definePlugin<undefined>>[]): Promise<Command> {
+async function programWith(...plugins: Array<ReturnType<typeof definePlugin<undefined>>>): Promise<Command> {
   return createProgram(await resolvePlugins(plugins.map((use, i) => ({ spec: { use }, keyPath: ['plugins', i] }))));
 }
 
@@ -16,8 +17,9 @@ const names = (command: Command | undefined) => command?.commands.map((child) =>
 const find = (parent: Command, name: string) => parent.commands.find((child) => child.name() === name);
 
 describe('plugin commands', () => {
-  it('a plugin adds a top-level command and commands under core\'s `tunnel`, next to `tunnel run`', async () => {
+  it('a plugin adds a top-level command and commands under `tunnel`, next to the built-in `tunnel run`', async () => {
     const program = await programWith(
+      runCommands,
       definePlugin({
         id: 'cli-test',
         cli(api) {
@@ -27,7 +29,7 @@ describe('plugin commands', () => {
       }),
     );
     assert.ok(names(program).includes('hello'));
-    assert.ok(names(program).includes('edge'), 'core commands stay');
+    assert.ok(names(program).includes('edge'), 'the built-in commands stay');
     assert.deepEqual(names(find(program, 'tunnel')).filter((n) => ['run', 'ingress', 'wave'].includes(n)), ['run', 'ingress', 'wave']);
   });
 
