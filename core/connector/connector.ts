@@ -90,6 +90,7 @@ export class Connector extends EventEmitter {
     this.disposers = await setupPlugins<ConnectorPluginApi>(plugins, 'connector', (plugin) => ({
       runtime: 'connector',
       pluginId: plugin.definition.id,
+      connectorId: this.connectorId,
       instanceName: plugin.name,
       hooks: this.hooks,
       settings: config,

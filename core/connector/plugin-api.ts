@@ -8,6 +8,8 @@ import type { ConnectorMiddleware } from './request-router.ts';
 export interface ConnectorPluginApi {
   readonly runtime: 'connector';
   readonly pluginId: string;
+  /** This connector process's id (a UUID), as the edge lists it in `burrow tunnel info`. */
+  readonly connectorId: string;
   /** Set when this is a named instance (`name:` in plugins, or inline in a rule): its middleware runs only on the rules that list it. */
   readonly instanceName?: string;
   readonly hooks: ConnectorHooks;

@@ -18,6 +18,7 @@ export default definePlugin({
       return tunnel;
     };
 
+    api.route('GET', '/healthz', () => ({ json: { status: 'ok' } }), { auth: 'none' });
     api.route('GET', '/ready', () => ({ json: { status: 'ok', pop: api.settings.pop, connections: api.connections.all().length } }), { auth: 'none' });
     api.route('GET', '/v1/edge', () => ({ json: { pop: api.settings.pop, zones: api.settings.zones, quickTunnels: api.settings.quickTunnels ?? null } }), { auth: 'none' });
 

@@ -56,8 +56,12 @@ export default definePlugin({
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(await registry.metrics());
       } else if (req.url === '/ready') {
-        res.writeHead(connected > 0 ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: connected > 0 ? 'ok' : 'no connections', connections: connected }));
+        // cloudflared's shape: the HTTP status again, the registered connections, and which connector this is.
+        const status = connected > 0 ? 200 : 503;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status, readyConnections: connected, connectorId: api.connectorId }));
+      } else if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
       } else {
         res.writeHead(404).end();
       }
