@@ -4,6 +4,7 @@ import { constants as h2 } from 'node:http2';
 import type { Logger } from '../kernel/logger.ts';
 import { compose, type Middleware } from '../kernel/middleware.ts';
 import { PluginError } from '../kernel/plugin.ts';
+import { redactText } from '../kernel/redact.ts';
 import { normalizeHost } from '../transport/host.ts';
 import { Headers } from '../transport/protocol.ts';
 import type { Ingress, IngressRule } from './ingress.ts';
@@ -65,7 +66,8 @@ export class RequestRouter {
       if (!res.stream.destroyed) res.stream.close(h2.NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    res.writeHead(status, { [Headers.originError]: message.replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' });
+    // The message reaches the visitor's error page: never with the service URL's credentials.
+    res.writeHead(status, { [Headers.originError]: redactText(message).replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' });
     res.end();
   }
 }

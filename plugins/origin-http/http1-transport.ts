@@ -82,6 +82,7 @@ export class Http1Transport implements HttpTransport {
         {
           target,
           headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined,
+          auth: this.target.auth,
           buffer: relaysBody(ctx.req) ? this.requestBody(ctx) : undefined,
         },
         (error: Error) => reject(this.classify(error, pending)),
@@ -127,7 +128,7 @@ export class Http1Transport implements HttpTransport {
         req as never,
         socket as never,
         NO_HEAD,
-        { target, headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined },
+        { target, headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined, auth: this.target.auth },
         (error: Error) => reject(this.classify(error, pending)),
       );
     });

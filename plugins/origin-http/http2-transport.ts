@@ -109,6 +109,7 @@ export class Http2Transport implements HttpTransport {
     if (/\btrailers\b/.test(String(req.headers.te ?? ''))) headers.te = 'trailers';
     // undici takes the authority (HTTP/2) or Host (HTTP/1.1) from the host header.
     headers.host = this.options.httpHostHeader ?? String(req.headers[':authority'] ?? req.headers.host ?? this.target.url.host);
+    if (this.target.auth !== undefined) headers.authorization = `Basic ${Buffer.from(this.target.auth).toString('base64')}`;
     return headers;
   }
 

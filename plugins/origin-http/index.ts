@@ -22,7 +22,7 @@ const httpOrigins = defineOrigin({
     }
     return httpUrl(url);
   },
-  create: (url, { originRequest, configDir }) => new HttpOrigin({ url }, originRequest, configDir),
+  create: (url, { originRequest, configDir }) => new HttpOrigin(withoutUserinfo(url), originRequest, configDir),
 });
 
 export default definePlugin({
@@ -30,6 +30,23 @@ export default definePlugin({
   description: 'http://, https://, ws:// and wss:// services (all of them accept WebSocket upgrades)',
   origins: [httpOrigins],
 });
+
+/** `http://user:pass@host` -> `http://host`, with `user:pass` kept apart as the Basic auth the origin gets. */
+function withoutUserinfo(url: URL): { url: URL; auth?: string } {
+  if (url.username === '' && url.password === '') return { url };
+  const bare = new URL(url.href);
+  bare.username = '';
+  bare.password = '';
+  return { url: bare, auth: `${decoded(url.username)}:${decoded(url.password)}` };
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a lone % is taken as written
+  }
+}
 
 /** ws://host -> http://host and wss://host -> https://host: the same origin, spoken to over HTTP first. */
 function httpUrl(url: URL): URL {

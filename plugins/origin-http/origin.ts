@@ -11,6 +11,11 @@ export interface HttpOriginTarget {
   readonly url: URL;
   /** Set for unix-socket origins. */
   readonly socketPath?: string;
+  /**
+   * `user:password` from the service URL (`http://user:pass@host`), decoded: the origin gets it as Basic
+   * auth on every request, in place of any Authorization header the visitor sent.
+   */
+  readonly auth?: string;
 }
 
 /** How requests reach the origin; resolves when the response is complete, rejects with OriginError. */
