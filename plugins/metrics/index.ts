@@ -3,6 +3,9 @@ import http from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { definePlugin, MetricsToken, splitHostPort } from 'burrow';
 
+/** Set by the connector on the answers it makes up when the origin fails (Headers.originError). */
+const ORIGIN_ERROR_HEADER = 'burrow-origin-error';
+
 const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export default definePlugin({
@@ -15,7 +18,8 @@ export default definePlugin({
     api.services.provide(MetricsToken, registry);
     collectDefaultMetrics({ register: registry, prefix: 'burrow_edge_' });
     const requests = new Counter({ name: 'burrow_edge_requests_total', help: 'Visitor requests by status', labelNames: ['status'], registers: [registry] });
-    const duration = new Histogram({ name: 'burrow_edge_request_duration_seconds', help: 'Visitor request time to response end', buckets, registers: [registry] });
+    const duration = new Histogram({ name: 'burrow_edge_request_duration_seconds', help: 'Visitor request time to response end, by PoP', labelNames: ['pop'], buckets, registers: [registry] });
+    const pop = { pop: api.settings.pop };
     new Gauge({
       name: 'burrow_edge_connections',
       help: 'Connector connections registered on this PoP',
@@ -25,7 +29,7 @@ export default definePlugin({
       },
     });
     api.use(async (ctx, next) => {
-      const end = duration.startTimer();
+      const end = duration.startTimer(pop);
       ctx.res.once('finish', () => {
         end();
         requests.inc({ status: ctx.res.statusCode });
@@ -38,13 +42,36 @@ export default definePlugin({
   connector(api) {
     const registry = new Registry();
     api.services.provide(MetricsToken, registry);
-    const requests = new Counter({ name: 'burrow_connector_requests_total', help: 'Requests by ingress rule and status', labelNames: ['rule', 'status'], registers: [registry] });
-    let connected = 0;
-    new Gauge({ name: 'burrow_connector_connections', help: 'Registered connections to the edge', registers: [registry], collect() { this.set(connected); } });
-    api.hooks.afterConnect.tap('metrics', () => void connected++);
-    api.hooks.connectionLost.tap('metrics', () => void connected--);
+    const series = connectorSeries(registry);
+    // Registered connections by index, with the PoP each one is at (cloudflared's server_locations).
+    const connections = new Map<number, string>();
+    const connected = () => connections.size;
+    new Gauge({ name: 'burrow_connector_connections', help: 'Registered connections to the edge', registers: [registry], collect() { this.set(connected()); } });
+    new Gauge({ name: 'burrow_tunnel_ha_connections', help: 'Number of active HA connections', registers: [registry], collect() { this.set(connected()); } });
+    api.hooks.afterConnect.tap('metrics', ({ index, pop }) => {
+      connections.set(index, pop);
+      series.locations.set({ connection_id: index, edge_location: pop }, 1);
+    });
+    api.hooks.connectionLost.tap('metrics', ({ index, pop }) => {
+      connections.delete(index);
+      series.locations.remove({ connection_id: index, edge_location: pop });
+    });
     api.use(async (ctx, next) => {
-      ctx.res.once('finish', () => requests.inc({ rule: ctx.rule.index, status: ctx.res.statusCode }));
+      const rule = ctx.rule.index;
+      // The ray id ends in the name of the PoP the visitor landed at.
+      const pop = ctx.ray.slice(ctx.ray.lastIndexOf('-') + 1);
+      const end = series.duration.startTimer({ rule, pop });
+      series.total.inc();
+      series.concurrent.inc();
+      ctx.res.once('close', () => {
+        series.concurrent.dec();
+        const status = ctx.res.statusCode;
+        end();
+        series.requests.inc({ rule, status });
+        series.byCode.inc({ status_code: status });
+        // An answer the connector made up because the origin failed (502/504 with the reason for the edge's page).
+        if (ctx.res.getHeader(ORIGIN_ERROR_HEADER) !== undefined || !ctx.res.writableFinished) series.errors.inc();
+      });
       await next();
     });
     const address = api.settings.metrics;
@@ -57,9 +84,9 @@ export default definePlugin({
         res.end(await registry.metrics());
       } else if (req.url === '/ready') {
         // cloudflared's shape: the HTTP status again, the registered connections, and which connector this is.
-        const status = connected > 0 ? 200 : 503;
+        const status = connected() > 0 ? 200 : 503;
         res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status, readyConnections: connected, connectorId: api.connectorId }));
+        res.end(JSON.stringify({ status, readyConnections: connected(), connectorId: api.connectorId }));
       } else if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('OK\n');
       } else {
@@ -71,3 +98,17 @@ export default definePlugin({
     return () => new Promise<void>((resolve) => server.close(() => resolve()));
   },
 });
+
+/** The connector's request series, named as cloudflared names them where they mean the same. */
+function connectorSeries(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({ name: 'burrow_connector_requests_total', help: 'Requests by ingress rule and status', labelNames: ['rule', 'status'], registers }),
+    total: new Counter({ name: 'burrow_tunnel_total_requests', help: 'Amount of requests proxied through all the tunnels', registers }),
+    errors: new Counter({ name: 'burrow_tunnel_request_errors', help: 'Amount of requests that failed: the origin could not be reached or broke off', registers }),
+    byCode: new Counter({ name: 'burrow_tunnel_response_by_code', help: 'Count of responses by HTTP status code', labelNames: ['status_code'], registers }),
+    concurrent: new Gauge({ name: 'burrow_tunnel_concurrent_requests_per_tunnel', help: 'Concurrent requests proxied through each tunnel', registers }),
+    locations: new Gauge({ name: 'burrow_tunnel_server_locations', help: 'Where each HA connection was registered (connection index and PoP)', labelNames: ['connection_id', 'edge_location'], registers }),
+    duration: new Histogram({ name: 'burrow_tunnel_request_duration_seconds', help: 'Time from the request to the end of the response, by ingress rule and the PoP the visitor landed at', labelNames: ['rule', 'pop'], buckets, registers }),
+  };
+}
