@@ -9,6 +9,7 @@ import type { EdgeSettings, PluginSpec } from './schema.ts';
 export const defaultPlugins: readonly PluginSpec[] = [
   'edge-api',
   'metrics',
+  'access-log',
   'run-commands',
   'trust-files',
   'api-tokens',

@@ -13,7 +13,10 @@ export async function createProgram(plugins: readonly ResolvedPlugin[]): Promise
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     // Lets `tunnel --edge URL` (quick tunnels) and `tunnel run --edge ADDR` keep their own meanings.
-    .enablePositionalOptions();
+    .enablePositionalOptions()
+    // Taken from anywhere on the command line before parsing (log-flags.ts); declared here for --help.
+    .option('--log-level <level>', 'trace, debug, info, warn, error, fatal or silent (over the config\'s loglevel and BURROW_LOG_LEVEL)')
+    .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, JSON otherwise; BURROW_LOG_FORMAT)');
   const services = new ServiceRegistry(new Container());
   await setupPlugins<CliPluginApi>(plugins, 'cli', (plugin) => ({
     runtime: 'cli',

@@ -10,9 +10,25 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/** What `--log-level` / `--log-format` asked for: they win over config files and the defaults of each command. */
+const overrides: { level?: string; format?: (typeof LOG_FORMATS)[number] } = {};
+
+/** Sets the command line's `--log-level` and `--log-format` for every logger created after it. */
+export function setLogOverrides(next: { level?: string; format?: (typeof LOG_FORMATS)[number] }): void {
+  Object.assign(overrides, next);
+}
+
+/**
+ * Level: `--log-level`, else the caller's (a config's `loglevel`), else BURROW_LOG_LEVEL, else info.
+ * Format: `--log-format`, else BURROW_LOG_FORMAT, else the caller's, else pretty on a terminal and JSON otherwise.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? process.env.BURROW_LOG_LEVEL ?? 'info';
-  const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
+  const level = overrides.level ?? options.level ?? process.env.BURROW_LOG_LEVEL ?? 'info';
+  const format = overrides.format ?? process.env.BURROW_LOG_FORMAT;
+  const pretty = format === 'pretty' ? true : format === 'json' ? false : (options.pretty ?? Boolean(process.stderr.isTTY));
   // Every line, JSON or pretty, is scrubbed of credentials before it is written (see redact.ts).
   const hooks: PinoOptions['hooks'] = { streamWrite: redactSecrets };
   if (pretty) {
