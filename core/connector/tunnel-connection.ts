@@ -10,6 +10,7 @@ import {
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
+  parseEdgeMessage,
   readMessages,
   type EdgeMessage,
   type RegisterRequest,
@@ -128,7 +129,7 @@ export class TunnelConnection extends EventEmitter {
       protocol: PROTOCOL_VERSION,
     };
     res.write(encodeMessage(register));
-    this.controlMessages = readMessages<EdgeMessage>(req);
+    this.controlMessages = readMessages(req, parseEdgeMessage);
     const answer = await withTimeout(this.controlMessages.next(), 10_000, 'the edge did not answer the registration');
     const message = answer.value;
     if (!message || message.type === 'refused') {

@@ -9,8 +9,8 @@ import {
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
+  parseConnectorMessage,
   readMessages,
-  type ConnectorMessage,
   type EdgeMessage,
   type RegisterRequest,
 } from '../transport/protocol.ts';
@@ -77,7 +77,7 @@ export class TunnelListener {
     let connection: EdgeConnection | undefined;
     const send = (message: EdgeMessage) => control.write(encodeMessage(message));
     let refused = false;
-    for await (const message of readMessages<ConnectorMessage>(control)) {
+    for await (const message of readMessages(control, parseConnectorMessage)) {
       if (refused) continue;
       if (!connection) {
         if (message.type !== 'register') throw new Error('first control message must be register');
