@@ -1,5 +1,6 @@
 // Ingress rules: which origin service handles a request, by hostname and path, with cloudflared's semantics.
 import { domainToASCII } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { ConfigError, didYouMean, formatKeyPath, showValue } from '../kernel/errors.ts';
 import { normalizeHost } from '../transport/host.ts';
 
@@ -228,13 +229,13 @@ function readLayer(input: unknown, keyPath: ReadonlyArray<string | number>, { fi
   return layer;
 }
 
-/** A later layer wins for each key it sets. */
+/** A later layer wins for each key it sets. A `__proto__` key stays a key (assigning it would set the prototype). */
 function mergeLayers(layers: readonly OriginRequestLayer[]): Readonly<Record<string, unknown>> {
-  const merged: Record<string, unknown> = {};
+  const merged = new Map<string, unknown>();
   for (const { values } of layers) {
-    for (const key of Object.keys(values)) if (values[key] !== undefined) merged[key] = values[key];
+    for (const key of Object.keys(values)) if (values[key] !== undefined) merged.set(key, values[key]);
   }
-  return Object.freeze(merged);
+  return Object.freeze(Object.fromEntries(merged));
 }
 
 function parseHostname(value: unknown, keyPath: string, file: string | undefined): string | undefined {
@@ -269,8 +270,9 @@ function parsePath(value: unknown, keyPath: string, file: string | undefined): R
   if (value === undefined || value === null || value === '') return undefined;
   const hint = 'path is a JavaScript regular expression matched against the URL path; escape special characters, e.g. ^/api/v1\\.0/';
   if (typeof value !== 'string') throw new ConfigError(`${showValue(value)} is not a regular expression`, { file, keyPath, hint });
+  let pattern: RegExp;
   try {
-    return new RegExp(value);
+    pattern = new RegExp(value);
   } catch (error) {
     throw new ConfigError(`${JSON.stringify(value)} is not a valid regular expression (${(error as Error).message})`, {
       file,
@@ -279,6 +281,36 @@ function parsePath(value: unknown, keyPath: string, file: string | undefined): R
       cause: error,
     });
   }
+  if (!linearEngine()) return pattern;
+  try {
+    return new RegExp(value, 'l');
+  } catch (error) {
+    throw new ConfigError(`${JSON.stringify(value)} cannot be matched in time linear in the path: it has a backreference, a lookaround or a large repetition count`, {
+      file,
+      keyPath,
+      hint: "rewrite it without them, as in cloudflared's Go regular expressions (which have no backreferences or lookarounds either)",
+      cause: error,
+    });
+  }
+}
+
+let linear: boolean | undefined;
+
+/**
+ * Paths are matched with V8's linear-time regexp engine (the `l` flag, behind a V8 flag), as cloudflared's Go
+ * regexp matches in linear time: with backtracking, a rule like `^(a+)+$` lets one visitor's URL hold the
+ * connector for minutes. False on a runtime without that engine, which then backtracks.
+ */
+function linearEngine(): boolean {
+  if (linear === undefined) {
+    try {
+      setFlagsFromString('--enable-experimental-regexp-engine');
+      linear = new RegExp('^/', 'l').test('/');
+    } catch {
+      linear = false;
+    }
+  }
+  return linear;
 }
 
 // A misspelt `hostname:` or `path:` turns a rule into a catch-all, so point at the likely typo.
