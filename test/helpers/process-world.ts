@@ -187,7 +187,7 @@ export async function sampleProcess(pid: number, metricsUrl: string, prefix: str
 
 export interface LoadOrigin {
   url: string;
-  /** When each /slow/<id> and /stream/<id> request reached the origin (ms since the epoch). */
+  /** When each /slow/<id> and /stream/<id> request reached the origin (ms since the epoch), and how many did. */
   received: Map<string, number>;
   close(): Promise<void>;
 }
@@ -196,8 +196,8 @@ export const STREAM_CHUNKS = 4;
 export const streamChunk = (id: string, i: number) => `chunk ${i} of ${id};`;
 
 /**
- * GET /get/<x> answers `ok /get/<x>`; POST /echo echoes the body; GET /slow/<id> answers `slow <id>` after
- * `slowMs`; GET /stream/<id> streams STREAM_CHUNKS chunks `slowMs / 2` apart; /ws echoes WebSocket messages.
+ * GET /get/<x> answers `ok /get/<x>`; POST /echo echoes the body (POST /slow/<id> too, after `slowMs`);
+ * GET /slow/<id> answers `slow <id>` after `slowMs`; GET /stream/<id> streams STREAM_CHUNKS chunks `slowMs / 2` apart; /ws echoes WebSocket messages.
  */
 export async function startLoadOrigin(slowMs = 200): Promise<LoadOrigin> {
   const received = new Map<string, number>();
@@ -212,9 +212,15 @@ export async function startLoadOrigin(slowMs = 200): Promise<LoadOrigin> {
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
     if (req.method === 'POST') {
+      const slow = url.startsWith('/slow/');
+      if (slow) received.set(url.slice('/slow/'.length), Date.now());
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.concat(chunks)));
+      req.on('end', () => {
+        const answer = () => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.concat(chunks));
+        if (slow) later(slowMs, answer);
+        else answer();
+      });
       return;
     }
     if (url.startsWith('/slow/')) {
