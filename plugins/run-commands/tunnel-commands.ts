@@ -21,7 +21,8 @@ export function registerTunnelCommands(api: CliPluginApi): void {
         let config = loaded.config;
         if (options.url) config = withUrl(config, options.url, file);
         const token = options.token ?? process.env.BURROW_TUNNEL_TOKEN;
-        const connector = new Connector({ config, configFile: file, tunnel: name, token, edges: options.edge, log: createLogger({ level: config.loglevel }) });
+        // With --url the rules come from the flag, so reading the file again would drop them: no reload then.
+        const connector = new Connector({ config, configFile: file, tunnel: name, token, edges: options.edge, reloadable: !options.url, log: createLogger({ level: config.loglevel }) });
         connector.once('fatal', (error: Error) => {
           process.stderr.write(`error: ${error.message}\n`);
           process.exit(1);
