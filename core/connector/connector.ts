@@ -2,9 +2,11 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import { Container } from 'inversify';
 import { defaultPlugins } from '../../config/default.ts';
 import type { BurrowConfig } from '../../config/schema.ts';
+import { forgetLoadedConfigs, loadConfig } from '../kernel/config.ts';
 import { ConfigError } from '../kernel/errors.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
 import { resolvePlugins, resolveRuntimePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
@@ -18,7 +20,7 @@ import { OriginError, type Origin } from './origin.ts';
 import { OriginCatalog } from './origin-catalog.ts';
 import type { ConnectorPluginApi } from './plugin-api.ts';
 import { RequestRouter, type ConnectorMiddleware, type RequestHandlerFn } from './request-router.ts';
-import { planRuleMiddleware, ruleChains } from './rule-middleware.ts';
+import { planRuleMiddleware, ruleChains, type RuleMiddlewarePlan } from './rule-middleware.ts';
 import { ConnectionSupervisor } from './supervisor.ts';
 import { TunnelConnection } from './tunnel-connection.ts';
 
@@ -34,9 +36,32 @@ export interface ConnectorOptions {
   credentials?: TunnelCredentials;
   resolvedPlugins?: readonly ResolvedPlugin[];
   backoff?: { baseMs: number; capMs: number };
+  /**
+   * Whether `reload()` may read the config file again (default: when there is one). Off when flags changed
+   * what the file says (`tunnel run --url`), since a reload would drop them.
+   */
+  reloadable?: boolean;
 }
 
-/** Emits `fatal` (Error) when no connection can ever register again (e.g. the tunnel was deleted). */
+/**
+ * What one version of the config compiles to: its rules, their origins and middleware chains, and the router
+ * over them. A reload builds a new one and swaps it in; the old one serves its requests in flight to the end.
+ */
+interface Generation {
+  readonly config: BurrowConfig;
+  readonly ingress: Ingress;
+  readonly origins: ReadonlyMap<IngressRule, Origin>;
+  readonly router: RequestRouter;
+  /** Disposers of the plugins its rules list inline (`middleware: [{ use, options }]`). */
+  readonly disposers: Dispose[];
+  active: number;
+  drained?: () => void;
+}
+
+/**
+ * Emits `fatal` (Error) when no connection can ever register again (e.g. the tunnel was deleted), `reloaded`
+ * when a new config is in force, and `reloadRefused` (Error) when one was invalid and the old one stays.
+ */
 export class Connector extends EventEmitter {
   readonly hooks = createConnectorHooks();
   readonly services: ServiceRegistry;
@@ -47,9 +72,16 @@ export class Connector extends EventEmitter {
   credentials?: TunnelCredentials;
 
   private readonly container = new Container();
-  private readonly origins = new Map<IngressRule, Origin>();
   private supervisor?: ConnectionSupervisor;
-  private router?: RequestRouter;
+  private generation?: Generation;
+  /** Generations swapped out by a reload whose requests have not all finished yet. */
+  private readonly retiring = new Set<Generation>();
+  private reloads: Promise<unknown> = Promise.resolve();
+  /** The plugins of the config the connector started with, set up once; reloads reuse them. */
+  private listed: readonly ResolvedPlugin[] = [];
+  private catalog?: OriginCatalog;
+  private readonly globalMiddleware: ConnectorMiddleware[] = [];
+  private readonly byInstance = new Map<string, ConnectorMiddleware[]>();
   private disposers: Dispose[] = [];
   private stopping?: Promise<void>;
 
@@ -60,8 +92,14 @@ export class Connector extends EventEmitter {
     this.configDir = options.configFile ? path.dirname(options.configFile) : process.cwd();
   }
 
+  /** The config in force (the latest one a reload accepted). */
   get config(): BurrowConfig {
-    return this.options.config;
+    return this.generation?.config ?? this.options.config;
+  }
+
+  /** True when `reload()` can read the config file again. */
+  get reloadable(): boolean {
+    return this.options.configFile !== undefined && this.options.reloadable !== false;
   }
 
   get connections(): readonly TunnelConnection[] {
@@ -70,9 +108,19 @@ export class Connector extends EventEmitter {
 
   /** Serves one request stream as the tunnel does (the test kit feeds it in-memory HTTP/2 streams). */
   get requestHandler(): RequestHandlerFn {
-    if (!this.router) throw new Error('call prepare() first');
-    return this.router.handle;
+    if (!this.generation) throw new Error('call prepare() first');
+    return this.handle;
   }
+
+  /** Every request goes to the generation in force when it arrives, and counts there until it closes. */
+  private readonly handle: RequestHandlerFn = (req, res) => {
+    const generation = this.generation!;
+    generation.active++;
+    res.once('close', () => {
+      if (--generation.active === 0) generation.drained?.();
+    });
+    generation.router.handle(req, res);
+  };
 
   /** Loads plugins and compiles the ingress rules to origins without connecting (used by `ingress validate`). */
   async prepare(): Promise<void> {
@@ -81,38 +129,113 @@ export class Connector extends EventEmitter {
       this.options.resolvedPlugins ??
       (await resolveRuntimePlugins({ defaults: defaultPlugins, listed: (config.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })), configFile }));
     // The listed plugins declare the origin schemes, so rules are checked before any setup runs.
-    const origins = OriginCatalog.of(listed);
-    this.ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile, origins });
-    const plan = planRuleMiddleware(this.ingress, listed, configFile);
-    const plugins = [...listed, ...(await resolvePlugins(plan.inlineSources, configFile))];
-    const middleware: ConnectorMiddleware[] = [];
-    const byInstance = new Map<string, ConnectorMiddleware[]>();
-    this.disposers = await setupPlugins<ConnectorPluginApi>(plugins, 'connector', (plugin) => ({
+    this.listed = listed;
+    this.catalog = OriginCatalog.of(listed);
+    const ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile, origins: this.catalog });
+    const plan = planRuleMiddleware(ingress, listed, configFile);
+    const inline = await resolvePlugins(plan.inlineSources, configFile);
+    this.disposers = await setupPlugins<ConnectorPluginApi>(listed, 'connector', (plugin) => this.pluginApi(plugin, config, this.byInstance));
+    this.generation = await this.compile(config, ingress, plan, inline);
+    this.ingress = ingress;
+  }
+
+  private pluginApi(plugin: ResolvedPlugin, settings: BurrowConfig, byInstance: Map<string, ConnectorMiddleware[]>): ConnectorPluginApi {
+    return {
       runtime: 'connector',
       pluginId: plugin.definition.id,
       connectorId: this.connectorId,
       instanceName: plugin.name,
       hooks: this.hooks,
-      settings: config,
+      settings,
       configDir: this.configDir,
+      configFile: this.options.configFile,
+      reloadable: this.reloadable,
+      reload: () => this.reload(),
       log: this.log.child(plugin.name === undefined ? { plugin: plugin.definition.id } : { plugin: plugin.definition.id, instance: plugin.name }),
       services: this.services,
       use: (fn) => {
         const wrapped = attributeErrors(plugin.definition.id, fn, (error) => error instanceof OriginError);
-        if (plugin.name === undefined) middleware.push(wrapped);
+        if (plugin.name === undefined) this.globalMiddleware.push(wrapped);
         else byInstance.set(plugin.name, [...(byInstance.get(plugin.name) ?? []), wrapped]);
       },
-    }));
-    const chains = ruleChains(this.ingress, plan, plugins, middleware, byInstance, this.log, configFile);
-    for (const rule of this.ingress.rules) {
-      this.origins.set(rule, origins.create(rule, { configDir: this.configDir, configFile, log: this.log }));
+    };
+  }
+
+  /** Sets up a config's inline rule plugins, creates its origins and composes the chains; undoes all of it on failure. */
+  private async compile(config: BurrowConfig, ingress: Ingress, plan: RuleMiddlewarePlan, inline: readonly ResolvedPlugin[]): Promise<Generation> {
+    const { configFile } = this.options;
+    const byInstance = new Map(this.byInstance);
+    const disposers = await setupPlugins<ConnectorPluginApi>(inline, 'connector', (plugin) => this.pluginApi(plugin, config, byInstance));
+    const origins = new Map<IngressRule, Origin>();
+    try {
+      const chains = ruleChains(ingress, plan, [...this.listed, ...inline], this.globalMiddleware, byInstance, this.log, configFile);
+      for (const rule of ingress.rules) origins.set(rule, this.catalog!.create(rule, { configDir: this.configDir, configFile, log: this.log }));
+      const router = new RequestRouter(ingress, origins, (rule) => chains.get(rule)!, this.log);
+      return { config, ingress, origins, router, disposers, active: 0 };
+    } catch (error) {
+      await Promise.all([...origins.values()].map((origin) => origin.close?.()));
+      await runDisposers(disposers);
+      throw error;
     }
-    this.router = new RequestRouter(this.ingress, this.origins, (rule) => chains.get(rule)!, this.log);
+  }
+
+  /**
+   * Reads the config file again and, when it is valid, serves new requests with it: ingress rules, origins,
+   * `originRequest` and per-rule middleware. Requests in flight finish on the config they started with, and no
+   * connection is touched. An invalid file is refused (logged, `reloadRefused`) and the config in force stays.
+   * Keys that need a restart (plugins, tunnel, edges, ha-connections, ...) are named in a warning. Resolves true
+   * when the new config is in force.
+   */
+  reload(): Promise<boolean> {
+    const next = this.reloads.then(() => this.reloadNow());
+    this.reloads = next;
+    return next;
+  }
+
+  private async reloadNow(): Promise<boolean> {
+    const file = this.options.configFile;
+    const previous = this.generation;
+    if (!this.reloadable || !file || !previous || this.stopping) return false;
+    try {
+      forgetLoadedConfigs();
+      const { config } = await loadConfig(file);
+      const ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file, origins: this.catalog! });
+      const plan = planRuleMiddleware(ingress, this.listed, file);
+      const inline = await resolvePlugins(plan.inlineSources, file);
+      const next = await this.compile(config, ingress, plan, inline);
+      if (this.stopping) {
+        await this.retire(next);
+        return false;
+      }
+      this.generation = next;
+      this.ingress = ingress;
+      const later = [...new Set([...Object.keys(config), ...Object.keys(previous.config)])].filter(
+        (key) => !RELOADED_KEYS.has(key) && !isDeepStrictEqual(config[key as keyof BurrowConfig], previous.config[key as keyof BurrowConfig]),
+      );
+      if (later.length > 0) this.log.warn({ file, keys: later }, 'these config keys changed but apply only after a restart');
+      this.log.info({ file, rules: ingress.rules.length }, 'config reloaded');
+      void this.retire(previous);
+      this.emit('reloaded', config);
+      return true;
+    } catch (error) {
+      this.log.error({ file, err: error instanceof Error ? error.message : String(error) }, 'config reload refused; the config in force stays');
+      this.emit('reloadRefused', error);
+      return false;
+    }
+  }
+
+  /** Closes a swapped-out generation's origins and inline plugins once its last request has finished. */
+  private async retire(generation: Generation): Promise<void> {
+    this.retiring.add(generation);
+    if (generation.active > 0) await new Promise<void>((resolve) => (generation.drained = resolve));
+    this.retiring.delete(generation);
+    await Promise.all([...generation.origins.values()].map((origin) => Promise.resolve(origin.close?.()).catch(() => undefined)));
+    await runDisposers(generation.disposers);
   }
 
   /** Connects; resolves once the first connection is registered. */
   async start(): Promise<void> {
-    if (!this.router) await this.prepare();
+    if (!this.generation) await this.prepare();
     const { config } = this.options;
     const query: CredentialsQuery = {
       tunnel: this.options.tunnel ?? config.tunnel,
@@ -130,7 +253,7 @@ export class Connector extends EventEmitter {
       });
     }
     this.credentials = credentials;
-    const router = this.router!;
+    const handle = this.handle;
     const { 'heartbeat-interval': heartbeatIntervalMs, 'heartbeat-count': heartbeatCount } = config;
     this.supervisor = new ConnectionSupervisor({
       haConnections: config['ha-connections'],
@@ -140,7 +263,7 @@ export class Connector extends EventEmitter {
       backoff: this.options.backoff,
       resolveEdges: async () => (await this.hooks.resolveEdges.promise({ credentials, overrides: this.options.edges ?? [], configured: Array.isArray(config.edge) ? config.edge : [] })) ?? [],
       createConnection: (edge, index) =>
-        new TunnelConnection(edge, credentials, { index, connectorId: this.connectorId, version: VERSION, heartbeatIntervalMs, heartbeatCount }, router.handle, this.log),
+        new TunnelConnection(edge, credentials, { index, connectorId: this.connectorId, version: VERSION, heartbeatIntervalMs, heartbeatCount }, handle, this.log),
     });
     const supervisor = this.supervisor;
     await new Promise<void>((resolve, reject) => {
@@ -158,7 +281,12 @@ export class Connector extends EventEmitter {
   stop(gracePeriodMs = this.options.config['grace-period']): Promise<void> {
     this.stopping ??= (async () => {
       await this.supervisor?.shutdown(gracePeriodMs);
-      await Promise.all([...new Set(this.origins.values())].map((origin) => origin.close?.()));
+      await this.reloads.catch(() => undefined);
+      for (const generation of [this.generation, ...this.retiring]) {
+        if (!generation) continue;
+        await Promise.all([...new Set(generation.origins.values())].map((origin) => origin.close?.()));
+        await runDisposers(generation.disposers);
+      }
       await runDisposers(this.disposers);
       this.log.info('connector stopped');
     })();
@@ -170,3 +298,6 @@ export class Connector extends EventEmitter {
     this.supervisor?.abort();
   }
 }
+
+/** The keys a reload applies; the others take a restart. */
+const RELOADED_KEYS: ReadonlySet<string> = new Set(['ingress', 'originRequest']);

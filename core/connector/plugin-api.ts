@@ -17,6 +17,12 @@ export interface ConnectorPluginApi {
   readonly settings: BurrowConfig;
   /** Folder of the config file; relative paths in options resolve against it. */
   readonly configDir: string;
+  /** The config file the connector runs from, if any. */
+  readonly configFile?: string;
+  /** Whether `reload()` can read the config file again (not with `tunnel run --url`, or without a file). */
+  readonly reloadable: boolean;
+  /** Reads the config file again and swaps it in for new requests; false when it was refused (see Connector.reload). */
+  reload(): Promise<boolean>;
   readonly log: Logger;
   readonly services: ServiceRegistry;
   /**

@@ -20,9 +20,10 @@ export function defineConfig(config: BurrowConfigInput): BurrowConfigInput {
   return config;
 }
 
-const loadYaml: Loader = (file, content) => {
+/** A YAML (or JSON) config file's content as data; a ConfigError naming `file` and the line when it does not parse. */
+function readYaml(file: string, content: string): unknown {
   try {
-    return parseYaml(content) ?? {};
+    return parseYaml(content, { logLevel: 'error' }) ?? {};
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
     throw new ConfigError(`the file is not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`, {
@@ -30,7 +31,14 @@ const loadYaml: Loader = (file, content) => {
       hint: 'check the indentation and quoting near that line',
     });
   }
-};
+}
+
+const loadYaml: Loader = readYaml;
+
+/** A config file's content as loadConfig reads a YAML one (JSON is YAML too), validated; errors name `file`. */
+export function parseConfigText(content: string, file: string): BurrowConfig {
+  return validateConfig(readYaml(file, content), file);
+}
 
 // cosmiconfig 9's own TypeScript loader calls the TypeScript compiler API, which TypeScript 7 lacks;
 // Burrow runs under tsx, so a plain import compiles the file.
@@ -88,7 +96,10 @@ export async function loadConfig(file?: string, cwd = process.cwd()): Promise<Lo
 function rethrowWithFile(file: string) {
   return (error: unknown): never => {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`the file could not be loaded: ${(error as Error).message}`, { file, cause: error });
+    // cosmiconfig sets the file that failed to parse: a search reads several, and package.json files on the way.
+    const failed = (error as { filepath?: unknown } | null)?.filepath;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`the file could not be loaded: ${message}`, { file: typeof failed === 'string' ? failed : file, cause: error });
   };
 }
 
@@ -179,4 +190,9 @@ function unwrap(schema: z.ZodType): z.ZodType[] {
 
 function defOf(schema: z.ZodType): { type: string } & Record<string, unknown> {
   return (schema as unknown as { _zod: { def: { type: string } & Record<string, unknown> } })._zod.def;
+}
+
+/** Forgets what loadConfig read, so the next load of a file reads it again (a connector reloading its config). */
+export function forgetLoadedConfigs(): void {
+  explorer.clearCaches();
 }
