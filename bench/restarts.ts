@@ -25,7 +25,7 @@ try {
   console.log(
     `| ${e.requests} | ${e.ok} | ${e.failed} | ${e.reachedOrigin} (${e.reachedOriginFailed}) | ${e.inFlightAtSigterm} (${e.inFlightAtSigtermFailed}) | ${e.visitorSideFailures} | ${e.edgeExit.killed ? 'killed' : `code ${e.edgeExit.code}`} | ${e.exitMs} ms | ${e.restartedMs} ms | ${e.reRegisteredMs} ms | ${e.afterReRegistered} (${e.afterReRegisteredOk}) |`,
   );
-  console.log(`visitor-side errors: ${JSON.stringify(e.errors)}`);
+  console.log(`failed requests by error: ${JSON.stringify(e.errors)}`);
 } finally {
   await world.close();
 }
