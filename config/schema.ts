@@ -53,6 +53,16 @@ export const edgeSchema = z.strictObject({
   gracePeriod: durationSchema.prefault('30s'),
   heartbeatInterval: durationSchema.prefault('5s'),
   heartbeatCount: z.number().int().min(1).max(100).default(5),
+  /** How long visitors may take on the http/https listeners; a slower connection is answered 408 and closed. */
+  visitorTimeouts: z
+    .strictObject({
+      headers: durationSchema.prefault('10s').describe('time to send a whole request head (request line and headers), from its first byte'),
+      request: durationSchema.prefault('300s').describe('time to send a whole request, body included; 0 for no limit'),
+      idle: durationSchema.prefault('65s').describe('how long a keep-alive connection may wait for its next request'),
+    })
+    .refine((t) => t.headers > 0, { message: 'visitorTimeouts.headers must be more than 0', path: ['headers'] })
+    .refine((t) => t.request === 0 || t.headers <= t.request, { message: 'visitorTimeouts.headers must not be longer than visitorTimeouts.request', path: ['headers'] })
+    .prefault({}),
   /** The network this PoP belongs to with the other PoPs that share its registry. */
   network: z
     .strictObject({

@@ -23,12 +23,28 @@ import { TunnelListener } from './tunnel-listener.ts';
 import { TunnelDirectory } from './tunnels.ts';
 import { formatHostPort, splitHostPort } from '../transport/host.ts';
 import { VisitorProxy, type EdgeMiddleware } from './visitor-proxy.ts';
+import { MAX_VISITOR_HEADER_FIELDS } from './visitor-admission.ts';
 
 /**
  * Visitor request heads may be this large (Node's default is 16 KiB; Cloudflare accepts 32 KiB of
  * request headers, plus the request line and framing). Larger heads get a 431.
  */
 const MAX_VISITOR_HEADER_BYTES = 40 * 1024;
+
+/**
+ * The visitor servers' limits. Node looks for connections past `headersTimeout`/`requestTimeout` only every
+ * `connectionsCheckingInterval` (30 s by default), so it checks four times per headers timeout, at most once a second.
+ */
+function visitorServerOptions(settings: EdgeSettings): http.ServerOptions {
+  const { headers, request, idle } = settings.visitorTimeouts;
+  return {
+    maxHeaderSize: MAX_VISITOR_HEADER_BYTES,
+    headersTimeout: headers,
+    requestTimeout: request,
+    keepAliveTimeout: idle,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headers / 4))),
+  };
+}
 
 export interface EdgeOptions {
   settings: EdgeSettings;
@@ -132,25 +148,30 @@ export class Edge {
       tunnel: await listenOn(this.tunnelListener.server, listen.tunnel, 'tunnel'),
     };
     if (listen.http) {
-      const server = http.createServer({ keepAliveTimeout: 65_000, maxHeaderSize: MAX_VISITOR_HEADER_BYTES }, (req, res) => this.visitors.handle(req, res, 'http'));
-      server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'http'));
-      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'http'));
-      this.servers.push(server);
+      const server = http.createServer(visitorServerOptions(settings), (req, res) => this.visitors.handle(req, res, 'http'));
+      this.serveVisitors(server, 'http');
       addresses.http = await listenOn(server, listen.http, 'http');
     }
     if (listen.https) {
       if (!settings.tls) throw new Error('edge.listen.https needs edge.tls.cert and edge.tls.key');
       const [cert, key] = await Promise.all([readFile(settings.tls.cert), readFile(settings.tls.key)]);
-      const server = https.createServer({ cert, key, keepAliveTimeout: 65_000, maxHeaderSize: MAX_VISITOR_HEADER_BYTES }, (req, res) => this.visitors.handle(req, res, 'https'));
-      server.on('checkContinue', (req, res) => this.visitors.handle(req, res, 'https'));
-      server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, 'https'));
-      this.servers.push(server);
+      const server = https.createServer({ cert, key, ...visitorServerOptions(settings) }, (req, res) => this.visitors.handle(req, res, 'https'));
+      this.serveVisitors(server, 'https');
       addresses.https = await listenOn(server, listen.https, 'https');
     }
     this.addresses = addresses;
     await this.hooks.afterListen.promise(addresses);
     this.log.info({ ...addresses }, 'edge ready');
     return addresses;
+  }
+
+  private serveVisitors(server: http.Server | https.Server, protocol: 'http' | 'https'): void {
+    // Node leaves excess header fields out of req.rawHeaders; one more than the edge accepts shows it happened.
+    server.maxHeadersCount = MAX_VISITOR_HEADER_FIELDS + 1;
+    server.on('checkContinue', (req, res) => this.visitors.handle(req, res, protocol));
+    server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, protocol));
+    server.on('clientError', (error, socket) => this.visitors.handleClientError(error, socket));
+    this.servers.push(server);
   }
 
   /** Binds a plugin's listener (before the core's), so its address is reported with the others and it closes on stop. */

@@ -27,7 +27,8 @@ export function requestHeaders(ctx: VisitorContext): OutgoingHttpHeaders {
     else out[name] = Array.isArray(existing) ? [...existing, value] : [existing as string, value];
   }
   if (/\btrailers\b/i.test(String(req.headers.te ?? ''))) out.te = 'trailers';
-  const xff = req.headers['x-forwarded-for'];
+  // A visitor that lists X-Forwarded-For in Connection made its own value hop-by-hop: the edge starts the chain afresh.
+  const xff = listed?.has('x-forwarded-for') ? undefined : req.headers['x-forwarded-for'];
   out['x-forwarded-for'] = xff ? `${xff}, ${ctx.clientIp}` : ctx.clientIp;
   out['x-forwarded-proto'] = ctx.protocol;
   out[Headers.connectingIp] = ctx.clientIp;

@@ -4,15 +4,16 @@ import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type 
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { Logger } from '../kernel/logger.ts';
 import { compose } from '../kernel/middleware.ts';
 import { Headers } from '../transport/protocol.ts';
 import { isHopByHop } from '../transport/hop-by-hop.ts';
-import { normalizeHost } from '../transport/host.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import { VISITOR_HEADERS, requestHeaders, responseHeaders } from './forwarding-headers.ts';
-import { originErrorPage, statusPage } from './status-pages.ts';
+import { originErrorPage, rawStatusPage, statusPage } from './status-pages.ts';
+import { admitVisitorRequest, type Refusal } from './visitor-admission.ts';
 import type { EdgeMiddleware, OpenStream, VisitorContext, VisitorUpgrade } from './visitor-context.ts';
 import { forwardUpgrade, upgradeResponse } from './visitor-upgrade.ts';
 
@@ -58,17 +59,23 @@ export class VisitorProxy {
   /** The visitor server's `'upgrade'` event: handled like a request, answered on the socket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: 'http' | 'https'): void {
     socket.on('error', (error) => this.log.debug({ err: error.message }, 'visitor connection failed'));
-    this.handle(req, upgradeResponse(req, socket), protocol, { socket, head });
+    const res = upgradeResponse(req, socket);
+    // h2c would let the visitor speak HTTP/2 to the origin past the edge: the request goes as an ordinary one,
+    // without its Upgrade and HTTP2-Settings (hop-by-hop), when it has no body to read off the raw socket.
+    if (isH2cUpgrade(req.headers.upgrade)) {
+      if (hasBody(req)) return this.refuse(req, res, this.rays.next(), H2C_WITH_BODY);
+      return this.handle(req, res, protocol);
+    }
+    this.handle(req, res, protocol, { socket, head });
   }
 
   handle(req: IncomingMessage, res: ServerResponse, protocol: 'http' | 'https', upgrade?: VisitorUpgrade): void {
+    // A request pipelined behind a refused one on the same connection is never answered nor forwarded.
+    if ((req.socket as RefusableSocket)[REFUSED]) return;
     const ray = this.rays.next();
     res.setHeader(Headers.ray, ray);
-    const hostname = normalizeHost(req.headers.host);
-    if (!hostname) {
-      statusPage(res, 400, ray, 'The request has no valid Host header.');
-      return;
-    }
+    const hostname = admitVisitorRequest(req);
+    if (typeof hostname !== 'string') return this.refuse(req, res, ray, hostname);
     this.inFlight++;
     res.once('close', () => {
       if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -78,6 +85,35 @@ export class VisitorProxy {
       this.log.error({ err: error, ray, plugin: (error as { pluginId?: string }).pluginId }, 'edge middleware failed');
       statusPage(res, 502, ray, 'An edge plugin failed while handling this request.');
     });
+  }
+
+  /**
+   * The visitor server's `'clientError'` event: Node's parser refused the bytes (bad framing, a head too large, a
+   * timeout). Answers with the status page when nothing of a response went out yet, and closes the connection.
+   */
+  handleClientError(error: NodeJS.ErrnoException & { reason?: string }, socket: Duplex): void {
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const ray = this.rays.next();
+    const remote = (socket as Socket).remoteAddress;
+    this.log.debug({ ray, status, code: error.code, reason: error.reason ?? error.message, client: remote }, 'visitor request refused');
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || (pending && pending.headersSent)) {
+      socket.destroy();
+      return;
+    }
+    const detail = status === 431 ? undefined : status === 408 ? 'The request did not arrive in time.' : `The edge could not parse the request (${error.code ?? 'malformed'}).`;
+    socket.end(rawStatusPage(status, ray, detail));
+    // A peer that never reads must not keep the socket: it goes once the answer is flushed, or soon after.
+    socket.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  }
+
+  /** Answers `refusal` and closes the connection, so nothing pipelined behind the request is read as a request. */
+  private refuse(req: IncomingMessage, res: ServerResponse, ray: string, refusal: Refusal): void {
+    (req.socket as RefusableSocket)[REFUSED] = true;
+    this.log.debug({ ray, status: refusal.status, reason: refusal.reason, client: req.socket.remoteAddress }, 'visitor request refused');
+    res.shouldKeepAlive = false;
+    statusPage(res, refusal.status, ray, refusal.reason);
   }
 
   /** The end of the chain: resolves once the visitor's response has ended, so middleware can observe all of it. */
@@ -181,6 +217,14 @@ export class VisitorProxy {
       if (!res.writableFinished && !opened.closed && !opened.destroyed) opened.close(h2.NGHTTP2_CANCEL);
     });
   }
+}
+
+const REFUSED = Symbol('burrow.refused');
+type RefusableSocket = Socket & { [REFUSED]?: true };
+const H2C_WITH_BODY: Refusal = { status: 400, reason: 'An h2c upgrade with a body is not supported; send the request without Upgrade: h2c.' };
+
+function isH2cUpgrade(upgrade: string | undefined): boolean {
+  return upgrade !== undefined && /(?:^|[\s,])h2c(?:$|[\s,])/i.test(upgrade);
 }
 
 const BROKE = 'The connection to the tunnel broke while handling this request.';

@@ -15,6 +15,21 @@ export function normalizeHost(host: string | undefined): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
+/**
+ * The name a visitor's `Host` header (or the authority of an absolute-form request target) routes by, normalised
+ * like `normalizeHost`; empty when it is not a valid host: userinfo (`user@host`), a port alone (`:80`), spaces,
+ * commas, non-ASCII bytes (IDNs travel as punycode, `xn--...`) or an IPv6 address without brackets.
+ */
+export function visitorHostname(host: string | undefined): string {
+  if (!host) return '';
+  const match = VISITOR_HOST.exec(host);
+  if (!match) return '';
+  return (match[1] ?? match[2]!).toLowerCase();
+}
+
+// `[v6]` or a reg-name / IPv4 (letters, digits, `-`, `_`, inner dots, one optional trailing dot), then `:port`.
+const VISITOR_HOST = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_-](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_-])?)\.?)(?::\d{0,5})?$/;
+
 /** True when `hostname` is `zone` or a name under it ("evil-example.test" is not under "example.test"). */
 export function hostInZone(hostname: string, zone: string): boolean {
   const host = normalizeHost(hostname);
