@@ -4,7 +4,7 @@ import os from 'node:os';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { Parser as YamlParser, parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type BurrowConfig, type BurrowConfigInput } from '../../config/schema.ts';
 import { ConfigError, didYouMean, formatKeyPath } from './errors.ts';
@@ -20,8 +20,40 @@ export function defineConfig(config: BurrowConfigInput): BurrowConfigInput {
   return config;
 }
 
+/**
+ * How deeply collections may nest in a YAML file. The yaml package builds values recursively, and a stack
+ * overflow there can leave V8 unable to compile a regular expression afterwards, a fatal error that ends the
+ * process the next time a file is read; no real config nests more than a few levels.
+ */
+const MAX_YAML_DEPTH = 64;
+
+/** The offset of the first collection nested deeper than MAX_YAML_DEPTH, from the syntax tree (built without recursion). */
+function tooDeep(content: string): number | undefined {
+  const pending: Array<[node: unknown, depth: number]> = [];
+  for (const token of new YamlParser().parse(content)) pending.push([token, 0]);
+  while (pending.length > 0) {
+    const [node, depth] = pending.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    const { type, value, items, offset } = node as { type?: string; value?: unknown; items?: Array<{ key?: unknown; value?: unknown }>; offset?: number };
+    if (type === 'document') pending.push([value, depth]);
+    else if (type === 'block-map' || type === 'block-seq' || type === 'flow-collection') {
+      if (depth >= MAX_YAML_DEPTH) return offset ?? 0;
+      for (const item of items ?? []) pending.push([item.key, depth + 1], [item.value, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 /** A YAML (or JSON) config file's content as data; a ConfigError naming `file` and the line when it does not parse. */
 function readYaml(file: string, content: string): unknown {
+  const deep = tooDeep(content);
+  if (deep !== undefined) {
+    const before = content.slice(0, deep).split('\n');
+    throw new ConfigError(`the file nests lists and mappings more than ${MAX_YAML_DEPTH} deep (line ${before.length}, column ${before[before.length - 1]!.length + 1})`, {
+      file,
+      hint: 'check the brackets and indentation near that line',
+    });
+  }
   try {
     return parseYaml(content, { logLevel: 'error' }) ?? {};
   } catch (error) {
