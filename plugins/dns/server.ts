@@ -29,7 +29,7 @@ export class DnsServer {
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly options: DnsServerOptions) {
-    this.tcp = net.createServer({ pauseOnConnect: false }, (socket) => this.serveTcp(socket));
+    this.tcp = net.createServer({ pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.serveTcp(socket));
     this.tcp.maxConnections = MAX_TCP_CONNECTIONS;
   }
 
@@ -73,9 +73,10 @@ export class DnsServer {
       return bare(RCODE.FORMERR);
     }
     const questions = query.questions ?? [];
-    if (opcode !== 0) return bare(RCODE.NOTIMP, questions.length === 1 ? questions : []);
+    const echoable = questions.length === 1 && plainQuestionName(message);
+    if (opcode !== 0) return bare(RCODE.NOTIMP, echoable ? questions : []);
     const opts = (query.additionals ?? []).filter((record) => record.type === 'OPT');
-    if (questions.length !== 1 || opts.length > 1) return bare(RCODE.FORMERR);
+    if (!echoable || opts.length > 1) return bare(RCODE.FORMERR);
     const question = questions[0]!;
     const opt = opts[0] as (Answer & { udpPayloadSize?: number; ednsVersion?: number }) | undefined;
     const limit = transport === 'tcp' ? 65_535 : opt ? Math.max(CLASSIC_UDP_SIZE, Math.min(opt.udpPayloadSize ?? CLASSIC_UDP_SIZE, EDNS_UDP_SIZE)) : CLASSIC_UDP_SIZE;
@@ -154,7 +155,36 @@ export class DnsServer {
         });
       }
     });
+    // A client may half-close after its last query: it still gets the answers, then the connection ends.
+    socket.on('end', () => void chain.then(() => socket.end()));
   }
+}
+
+/**
+ * Whether the question's name (the first, at offset 12) is one dns-packet writes back byte for byte. It reads a
+ * label as UTF-8 and writes names split at dots, so a label holding a dot, a space or control character, or a byte
+ * above 0x7e would be answered as another name, or as a label over 63 bytes that makes the whole answer unreadable.
+ * Only called on a message dns-packet decoded, whose pointers therefore all lead backwards.
+ */
+function plainQuestionName(message: Buffer): boolean {
+  let offset = 12;
+  for (let steps = 0; steps < 256; steps++) {
+    const length = message[offset];
+    if (length === undefined) return false;
+    if (length === 0) return true;
+    if ((length & 0xc0) === 0xc0) {
+      if (offset + 1 >= message.length) return false;
+      offset = message.readUInt16BE(offset) & 0x3fff;
+      continue;
+    }
+    if (length > 63 || offset + length >= message.length) return false;
+    for (let i = offset + 1; i <= offset + length; i++) {
+      const byte = message[i]!;
+      if (byte <= 0x20 || byte >= 0x7f || byte === 0x2e) return false;
+    }
+    offset += length + 1;
+  }
+  return false;
 }
 
 function opcodeFlags(opcode: number, recursionDesired: boolean): number {
