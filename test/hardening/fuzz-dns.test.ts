@@ -74,7 +74,7 @@ const query = fc
     opcode: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 15 }) }),
     rd: fc.boolean(),
     questions: fc.oneof({ weight: 6, arbitrary: fc.array(fc.record({ name: names, type: types, class: classes }), { minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: fc.array(fc.record({ name: names, type: types, class: classes }), { maxLength: 3 }) }),
-    opts: fc.oneof({ weight: 3, arbitrary: fc.constant([]) }, { weight: 2, arbitrary: fc.array(opt, { minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: fc.array(opt, { minLength: 2, maxLength: 2 }) }),
+    opts: fc.oneof({ weight: 3, arbitrary: fc.constant([] as Array<{ udpPayloadSize: number; ednsVersion: number; flags: number }>) }, { weight: 2, arbitrary: fc.array(opt, { minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: fc.array(opt, { minLength: 2, maxLength: 2 }) }),
   })
   .map(({ id, opcode, rd, questions, opts }) => {
     const packet = {
