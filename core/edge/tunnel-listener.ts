@@ -67,6 +67,7 @@ export class TunnelListener {
     const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
     control.on('error', () => dropSession(session));
     const timer = setTimeout(() => dropSession(session), this.options.registerTimeoutMs ?? 10_000);
+    session.once('close', () => clearTimeout(timer));
     this.runControl(session, control, socket, remoteAddress, timer).catch((error) => {
       this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
       dropSession(session);

@@ -2,10 +2,17 @@
 // is refused with a ProtocolError, whatever the peer sends, and the line reader keeps messages whole however
 // the bytes are cut into chunks.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import tls from 'node:tls';
+import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { TunnelCredentials } from '../../core/connector/hooks.ts';
+import { splitHostPort } from '../../core/transport/host.ts';
 import {
+  CONTROL_PATH,
+  EDGE_SERVER_NAME,
   MAX_MESSAGE_LENGTH,
+  PROTOCOL_VERSION,
   ProtocolError,
   encodeMessage,
   parseConnectorMessage,
@@ -14,6 +21,7 @@ import {
   type ConnectorMessage,
   type EdgeMessage,
 } from '../../core/transport/protocol.ts';
+import { createTunnel, startEdge, type TestEdge } from '../helpers/harness.ts';
 import { RUNS, describeError, failOnUnhandledRejection } from './fuzz-support.ts';
 
 failOnUnhandledRejection();
@@ -250,5 +258,86 @@ describe('control messages: the line reader', () => {
 
   it('blank lines and a partial last line without its newline yield nothing', async () => {
     assert.deepEqual(await collect(['\n', '  \n\r\n', '{"type":"unregi'], parseConnectorMessage), []);
+  });
+});
+
+/** Each run is a TLS handshake and an HTTP/2 session with a real edge. */
+const EDGE_RUNS = 200;
+
+describe('control messages: a real edge', () => {
+  let edge: TestEdge;
+  let credentials: TunnelCredentials;
+  before(async () => {
+    edge = await startEdge();
+    credentials = await createTunnel(edge, 'fuzz', ['fuzz.example.test']);
+  });
+  after(() => edge?.stop());
+
+  /**
+   * Dials the edge as a connector would, answers its control stream with `lines`, and returns what the edge
+   * sent back until it hung up or refused, or a message of type `until` arrived.
+   */
+  function converse(lines: readonly string[], until?: EdgeMessage['type']): Promise<unknown[]> {
+    const { host, port } = splitHostPort(credentials.edge);
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host, port, servername: EDGE_SERVER_NAME, ca: credentials.tls.caPem, cert: credentials.tls.certPem, key: credentials.tls.keyPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
+      const server = http2.createServer();
+      const received: unknown[] = [];
+      let done = false;
+      const finish = (error?: unknown) => {
+        if (done) return;
+        done = true;
+        socket.destroy();
+        if (error) reject(error);
+        else resolve(received);
+      };
+      socket.on('error', () => finish());
+      socket.on('close', () => finish());
+      server.on('sessionError', () => finish());
+      server.on('request', async (req: Http2ServerRequest, res: Http2ServerResponse) => {
+        if (req.url !== CONTROL_PATH) return void res.writeHead(404).end();
+        res.writeHead(200);
+        res.write(lines.map((line) => `${line}\n`).join(''));
+        try {
+          for await (const message of readMessages(req, parseEdgeMessage)) {
+            received.push(message);
+            if (message.type === 'refused' || message.type === until) return finish();
+          }
+          finish();
+        } catch (error) {
+          finish(error instanceof ProtocolError ? new Error(`the edge sent a line that is not a control message: ${error.message}`) : undefined);
+        }
+      });
+      socket.once('secureConnect', () => server.emit('connection', socket));
+    });
+  }
+
+  const registerLine = (overrides: Record<string, unknown> = {}) =>
+    JSON.stringify({ type: 'register', tunnelId: credentials.tunnelId, tunnelSecret: credentials.tunnelSecret, connIndex: 0, connectorId: 'fuzz', version: 'test', protocol: PROTOCOL_VERSION, ...overrides });
+
+  it('whatever a connector sends on the control stream, the edge answers with valid messages or hangs up, and stays up', async () => {
+    const tail = fc.constantFrom('{}', 'null', '{"type":"nope"}');
+    const opening = fc.oneof(
+      lines,
+      fc.constant('register').map(() => registerLine()),
+      fc.record({ key: fc.constantFrom('tunnelId', 'tunnelSecret', 'connIndex', 'protocol', 'hostnames', 'version'), value: fc.jsonValue({ maxDepth: 2 }) }).map(({ key, value }) => registerLine({ [key]: value })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(opening, { maxLength: 3 }), fc.array(fc.oneof(lines, fc.constant('{"type":"unregister"}')), { maxLength: 2 }), tail, async (first, rest, last) => {
+        // The last line always ends the conversation: it is not a message the edge can act on.
+        const received = await converse([...first, ...rest, last]);
+        for (const message of received) assert.ok(isEdgeMessage(message), JSON.stringify(message));
+        assert.ok(received.length <= 2, `at most registered and unregistered, got ${JSON.stringify(received)}`);
+      }),
+      { numRuns: EDGE_RUNS },
+    );
+    // Connections that ended before registering hold no registration timer (each held its session for 10 s).
+    await new Promise((resolve) => setImmediate(resolve));
+    const timers = process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    assert.ok(timers < EDGE_RUNS / 4, `${timers} timers still pending after ${EDGE_RUNS} conversations`);
+    // And a connector that speaks properly is still registered. (Its bad last line above could end the session
+    // before earlier answers were flushed, so here nothing follows the register.)
+    const answer = await converse([registerLine()], 'registered');
+    assert.deepEqual(answer.map((message) => (message as EdgeMessage).type), ['registered']);
   });
 });
