@@ -92,20 +92,41 @@ export class VisitorProxy {
    * timeout). Answers with the status page when nothing of a response went out yet, and closes the connection.
    */
   handleClientError(error: NodeJS.ErrnoException & { reason?: string }, socket: Duplex): void {
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    // Node calls this again for each later chunk the broken parser cannot read: the first answer stands.
+    if ((socket as RefusableSocket)[REFUSED]) return;
+    (socket as RefusableSocket)[REFUSED] = true;
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : timeout ? 408 : 400;
     const ray = this.rays.next();
-    const remote = (socket as Socket).remoteAddress;
-    this.log.debug({ ray, status, code: error.code, reason: error.reason ?? error.message, client: remote }, 'visitor request refused');
-    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || (pending && pending.headersSent)) {
+    this.log.debug({ ray, status, code: error.code, reason: error.reason ?? error.message, client: (socket as Socket).remoteAddress }, 'visitor request refused');
+    const page = rawStatusPage(status, ray, timeout ? undefined : status === 400 ? `The edge could not parse the request (${error.code ?? 'malformed'}).` : undefined);
+    if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
-    const detail = status === 431 ? undefined : status === 408 ? 'The request did not arrive in time.' : `The edge could not parse the request (${error.code ?? 'malformed'}).`;
-    socket.end(rawStatusPage(status, ray, detail));
-    // A peer that never reads must not keep the socket: it goes once the answer is flushed, or soon after.
-    socket.once('finish', () => socket.destroy());
-    setTimeout(() => socket.destroy(), 5_000).unref();
+    const pending = pendingResponse(socket);
+    if (timeout || (pending && !pending.req.complete)) {
+      // The request that ran out of time, or whose body broke, is the one being answered: its answer, if begun,
+      // is cut short.
+      if (pending?.headersSent) socket.destroy();
+      else socket.end(page, () => socket.destroy());
+      return;
+    }
+    // Otherwise the bytes the parser refused came after every request it emitted: those are answered first, in order.
+    const answerWhenIdle = (): void => {
+      const current = pendingResponse(socket);
+      if (current && !current.writableFinished) {
+        current.once('finish', () => setImmediate(answerWhenIdle));
+        return;
+      }
+      if (!socket.writable) return void socket.destroy();
+      socket.end(page);
+      // Closing with the rest of a large head unread would reset the connection, and the visitor could lose the
+      // answer: the socket reads (and drops) what still comes until the visitor closes, for a moment at most.
+      const linger = setTimeout(() => socket.destroy(), 2_000).unref();
+      socket.once('close', () => clearTimeout(linger));
+    };
+    answerWhenIdle();
   }
 
   /** Answers `refusal` and closes the connection, so nothing pipelined behind the request is read as a request. */
@@ -222,6 +243,11 @@ export class VisitorProxy {
 const REFUSED = Symbol('burrow.refused');
 type RefusableSocket = Socket & { [REFUSED]?: true };
 const H2C_WITH_BODY: Refusal = { status: 400, reason: 'An h2c upgrade with a body is not supported; send the request without Upgrade: h2c.' };
+
+/** The response Node is writing on a visitor socket, if any (`_httpMessage` is how its own clientError handler sees it). */
+function pendingResponse(socket: Duplex): ServerResponse | undefined {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+}
 
 function isH2cUpgrade(upgrade: string | undefined): boolean {
   return upgrade !== undefined && /(?:^|[\s,])h2c(?:$|[\s,])/i.test(upgrade);

@@ -31,10 +31,36 @@ export interface HostileWorld {
    * (then the check request) and `expectB`: nothing smuggled, nothing misrouted.
    */
   assertHealthy(expectA?: ReadonlyArray<string>, expectB?: ReadonlyArray<string>): Promise<void>;
+  /**
+   * Sends `data` on a fresh connection and checks the whole case: refused with `status` (see assertRefused), one
+   * debug line saying why, and then a normal request still served with neither origin having seen anything else.
+   */
+  refuses(data: string | Buffer | ReadonlyArray<string | Buffer>, status: number | readonly number[], options?: RawOptions): Promise<RawResult>;
+  /** The edge's log lines for refused visitor requests. */
+  refusalLines(): LogLine[];
   stop(): Promise<void>;
 }
 
 let checks = 0;
+
+/** `bücher.example.test` as it travels in a Host header: routed to tunnel B. */
+export const PUNYCODE_HOST = 'xn--bcher-kva.example.test';
+
+/**
+ * The edge refused: `status`, the short page with its ray id (no stack trace), and the connection closed, so
+ * nothing the visitor sent after it is read as another request.
+ */
+export function assertRefused(result: RawResult, status: number | readonly number[], what = 'the request'): void {
+  const statuses = typeof status === 'number' ? [status] : status;
+  const seen = result.raw.toString('latin1').slice(0, 300);
+  assert.ok(statuses.includes(result.status), `${what}: expected ${statuses.join(' or ')}, got ${result.status} (${seen})`);
+  assert.equal(result.responses.length, 1, `${what}: exactly one answer (${seen})`);
+  const answer = result.responses[0]!;
+  assert.match(answer.headers['burrow-ray'] ?? '', /^[0-9a-f]{16}-test$/, `${what}: the answer carries a ray id`);
+  assert.match(answer.text, /Ray ID: <code>[0-9a-f]{16}-test<\/code>/, `${what}: the status page shows the ray id`);
+  assert.doesNotMatch(answer.text, /\n\s+at |Error:/, `${what}: no stack trace`);
+  assert.ok(result.closed, `${what}: the edge closed the connection`);
+}
 
 export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {}): Promise<HostileWorld> {
   const edge = await startLoggedEdge(settings);
@@ -54,7 +80,7 @@ export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {})
   let address = '';
   try {
     const a = await createTunnel(edge, 'hostile-a', ['a.example.test']);
-    const b = await createTunnel(edge, 'hostile-b', ['b.example.test']);
+    const b = await createTunnel(edge, 'hostile-b', ['b.example.test', PUNYCODE_HOST]);
     connectors.push(await startConnector(a, { ingress: [{ service: originA.url }] }));
     connectors.push(await startConnector(b, { ingress: [{ service: originB.url }] }));
     await eventually(() => edge.edge.connections.forTunnel(a.tunnelId).length === 2 && edge.edge.connections.forTunnel(b.tunnelId).length === 2, 20_000, 'both tunnels connected');
@@ -64,8 +90,9 @@ export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {})
     throw error;
   }
 
+  const refusalLines = () => edge.lines.filter((line) => line.msg === 'visitor request refused');
   const requests = (seen: Seen[]) => seen.map((s) => `${s.method} ${s.url}`);
-  return {
+  const world: HostileWorld = {
     address,
     lines: edge.lines,
     seenA,
@@ -82,8 +109,25 @@ export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {})
       assert.equal(result.status, 200, `a normal request after the case gets 200 (got ${result.raw.toString('latin1').slice(0, 200)})`);
       assert.equal(result.responses[0]!.text, `A GET ${path}`);
       await eventually(() => seenA.some((s) => s.url === path), 10_000, 'origin A seeing the check request');
-      assert.deepEqual(requests(seenA), [...expectA, `GET ${path}`], 'origin A saw exactly these requests');
-      assert.deepEqual(requests(seenB), [...expectB], 'origin B saw exactly these requests');
+      // Requests of one connection travel on separate tunnel streams, so they may reach the origin in any order.
+      assert.deepEqual(requests(seenA).sort(), [...expectA, `GET ${path}`].sort(), 'origin A saw exactly these requests');
+      assert.deepEqual(requests(seenB).sort(), [...expectB].sort(), 'origin B saw exactly these requests');
+    },
+    refusalLines,
+    async refuses(data, status, options) {
+      seenA.length = 0;
+      seenB.length = 0;
+      const before = refusalLines().length;
+      const result = await sendRaw(address, typeof data === 'string' ? Buffer.from(data, 'latin1') : data, { timeoutMs: 15_000, ...options });
+      assertRefused(result, status);
+      await eventually(() => refusalLines().length > before, 5_000, 'the refusal logged');
+      const logged = refusalLines().slice(before);
+      assert.equal(logged.length, 1, 'one log line for the refusal');
+      assert.equal(logged[0]!.status, result.status);
+      assert.equal(logged[0]!.level, 20, 'logged at debug level');
+      assert.ok(String(logged[0]!.reason ?? '').length > 0, 'the log line says why');
+      await world.assertHealthy();
+      return result;
     },
     stop: () =>
       stopAll(
@@ -94,6 +138,7 @@ export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {})
         () => removeDir(edge.dataDir),
       ),
   };
+  return world;
 }
 
 /** A complete request head (CRLF line ends) from its lines. */
