@@ -278,7 +278,7 @@ describe('control messages: a real edge', () => {
    * sent back until it hung up or refused, or a message of type `until` arrived.
    */
   function converse(lines: readonly string[], until?: EdgeMessage['type']): Promise<unknown[]> {
-    const { host, port } = splitHostPort(credentials.edge);
+    const { host, port } = splitHostPort(credentials.edge!);
     return new Promise((resolve, reject) => {
       const socket = tls.connect({ host, port, servername: EDGE_SERVER_NAME, ca: credentials.tls.caPem, cert: credentials.tls.certPem, key: credentials.tls.keyPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
       const server = http2.createServer();
