@@ -20,6 +20,7 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'login-page',
   'quick-tunnels',
   'network',
+  'dashboard',
   'dns',
   'discovery-srv',
   'discovery-static',

@@ -9,6 +9,7 @@ import { PeerLinks } from './links.ts';
 import { NetworkMap } from './map.ts';
 import { networkMetrics } from './metrics.ts';
 import { registerStatusCommands } from './status-command.ts';
+import { NetworkStatusToken } from './view.ts';
 
 export default definePlugin({
   id: 'network',
@@ -46,6 +47,7 @@ export default definePlugin({
     api.hooks.afterListen.tapPromise('network', (addresses) => network.start(addresses));
     api.hooks.resolveForwarding.tapPromise('network', (ctx) => router.resolve(ctx));
 
+    api.services.provide(NetworkStatusToken, { status: () => network.status() });
     api.route('GET', '/v1/network', () => ({ json: network.status() }), { auth: 'zone' });
     api.route(
       'GET',

@@ -1,4 +1,5 @@
 // What the edge API answers about the network (GET /v1/network, GET /v1/network/routes/:hostname?from=POP), and the CLI prints.
+import { serviceToken } from 'burrow';
 
 /** One PoP as the network knows it, with the round trips it measured to the others. */
 export interface PopStatus {
@@ -48,3 +49,10 @@ export interface RouteExplanation {
   readonly hops: readonly HopStatus[];
   readonly rttMs: number;
 }
+
+/** This PoP's live view of the network, for other plugins that show it (read-only). */
+export interface NetworkStatusView {
+  status(): NetworkStatus;
+}
+
+export const NetworkStatusToken = serviceToken<NetworkStatusView>('NetworkStatus');
