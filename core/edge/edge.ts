@@ -39,6 +39,8 @@ function visitorServerOptions(settings: EdgeSettings): http.ServerOptions {
   const { headers, request, idle } = settings.visitorTimeouts;
   return {
     maxHeaderSize: MAX_VISITOR_HEADER_BYTES,
+    // The edge refuses a request without Host itself, with its status page and a log line.
+    requireHostHeader: false,
     headersTimeout: headers,
     requestTimeout: request,
     keepAliveTimeout: idle,
