@@ -74,22 +74,31 @@ export function sendRaw(address: string, data: string | Buffer | ReadonlyArray<s
   });
 }
 
-/** A socket that sends `head` one byte every `intervalMs`, never finishing it; `closed` resolves when the edge hangs up. */
-export function trickle(address: string, head: string, intervalMs: number): { socket: net.Socket; closed: Promise<void>; stop(): void } {
+/**
+ * A slowloris: a socket that sends `head` one byte every `intervalMs`, then `filler` bytes the same way, never
+ * finishing the request head. `closed` resolves when the edge hangs up; `received` is what it answered.
+ */
+export function trickle(address: string, head: string, intervalMs: number, filler = 'a'): { connected: Promise<void>; closed: Promise<void>; received(): string; stop(): void } {
   const socket = net.connect(target(address));
+  const chunks: Buffer[] = [];
   socket.on('error', () => {});
-  socket.on('data', () => {});
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   let index = 0;
   const timer = setInterval(() => {
     if (socket.destroyed || !socket.writable) return;
-    socket.write(head[index % head.length]!);
+    socket.write(index < head.length ? head[index]! : filler);
     index++;
   }, intervalMs);
+  const connected = new Promise<void>((resolve) => {
+    socket.once('connect', () => resolve());
+    socket.once('close', () => resolve());
+  });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   void closed.then(() => clearInterval(timer));
   return {
-    socket,
+    connected,
     closed,
+    received: () => Buffer.concat(chunks).toString('latin1'),
     stop: () => {
       clearInterval(timer);
       socket.destroy();
