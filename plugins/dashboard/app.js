@@ -29,13 +29,13 @@ const since = (iso) => {
 
 /** PoPs on a circle, a line per measured link labelled with its round trip. */
 function drawMap(pops, self) {
-  const size = 260;
+  const size = pops.length > 1 ? 260 : 60;
   const r = pops.length > 1 ? 95 : 0;
   const at = new Map(pops.map((pop, i) => {
     const angle = (2 * Math.PI * i) / pops.length - Math.PI / 2;
     return [pop.name, { x: size / 2 + r * Math.cos(angle), y: size / 2 + r * Math.sin(angle) }];
   }));
-  const svg = s('svg', { viewBox: `0 0 ${size} ${size}`, class: 'map', role: 'img', 'aria-label': 'PoPs and their links' });
+  const svg = s('svg', { viewBox: `0 0 ${size} ${size}`, width: size, height: size, class: 'map', role: 'img', 'aria-label': 'PoPs and their links' });
   const drawn = new Set();
   for (const pop of pops) {
     for (const [to, rtt] of Object.entries(pop.links)) {
@@ -53,7 +53,7 @@ function drawMap(pops, self) {
   for (const pop of pops) {
     const { x, y } = at.get(pop.name);
     svg.append(s('circle', { cx: x, cy: y, r: 18, class: pop.name === self ? 'pop self' : 'pop' }));
-    svg.append(s('text', { x, y: y + 4, class: 'pop-name', 'text-anchor': 'middle' }, pop.name));
+    svg.append(s('text', { x, y: y + 4, class: pop.name === self ? 'pop-name self' : 'pop-name', 'text-anchor': 'middle' }, pop.name));
   }
   return svg;
 }
@@ -108,9 +108,9 @@ function renderTunnels(snap) {
     : 'No tunnels yet: `burrow tunnel create NAME`.';
   document.getElementById('tunnels').replaceChildren(
     ...snap.tunnels.map((tunnel) => {
-      const complete = tunnel.requests.slice(-11, -1);
+      const complete = tunnel.requests.slice(-10);
       const rate = sum(complete) / complete.length;
-      const errorRate = sum(tunnel.errors.slice(-11, -1)) / complete.length;
+      const errorRate = sum(tunnel.errors.slice(-10)) / complete.length;
       const connections = tunnel.connectors.reduce((n, c) => n + c.connections.length, 0);
       const peak = Math.max(0, ...tunnel.requests);
       return h('article', { class: 'tunnel', 'data-tunnel': tunnel.id, 'data-name': tunnel.name },
@@ -125,7 +125,7 @@ function renderTunnels(snap) {
           h('div', {}, h('dt', {}, `errors (${Math.round(snap.windowSeconds / 60)} min)`), h('dd', { class: 'errors-total' }, String(sum(tunnel.errors)))),
           h('div', {}, h('dt', {}, 'connectors'), h('dd', { class: 'connectors-count' }, String(tunnel.connectors.length))),
           h('div', {}, h('dt', {}, 'connections'), h('dd', { class: 'connections-count' }, String(connections)))),
-        h('figure', {}, drawChart(tunnel.requests, tunnel.errors), h('figcaption', { class: 'muted' }, `peak ${peak} req/s · errors in red`)),
+        h('figure', {}, drawChart(tunnel.requests, tunnel.errors), h('figcaption', { class: 'muted' }, `${Math.round(snap.windowSeconds / 60)} min ago … now · peak ${peak} req/s · errors in red`)),
         tunnel.connectors.length
           ? h('table', { class: 'connections' },
             h('thead', {}, h('tr', {}, ['connector', 'version', 'connection', 'PoP', 'index', 'address', 'up', 'in flight'].map((t) => h('th', {}, t)))),

@@ -13,7 +13,7 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 
 function layout(title: string, pop: string, body: string, script = false): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escape(title)} · ${escape(pop)} · Burrow</title><link rel="stylesheet" href="/dashboard/app.css">${script ? '<script src="/dashboard/app.js" defer></script>' : ''}</head>
+<title>${escape(title)} · ${escape(pop)} · Burrow</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/dashboard/app.css">${script ? '<script src="/dashboard/app.js" defer></script>' : ''}</head>
 <body>${body}</body></html>`;
 }
 
@@ -38,7 +38,7 @@ export function dashboardPage(pop: string): string {
 <span id="live" class="live off" role="status">connecting</span>
 <form method="post" action="/dashboard/sign-out"><button type="submit" id="sign-out">Sign out</button></form></header>
 <main>
-<section><h2>PoPs and links</h2><p id="network-note" class="muted"></p><div id="map"></div><table id="pops"><thead><tr><th>PoP</th><th>region</th><th>links (round trip)</th></tr></thead><tbody></tbody></table></section>
+<section><h2>PoPs and links</h2><p id="network-note" class="muted"></p><div class="network"><div id="map"></div><table id="pops"><thead><tr><th>PoP</th><th>region</th><th>links (round trip)</th></tr></thead><tbody></tbody></table></div></section>
 <section id="routes-section"><h2>Routes</h2><table id="routes"><thead></thead><tbody></tbody></table></section>
 <section><h2>Tunnels</h2><p id="tunnels-note" class="muted"></p><div id="tunnels"></div></section>
 </main>`,
