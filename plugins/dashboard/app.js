@@ -47,7 +47,13 @@ function drawMap(pops, self) {
       const back = pops.find((p) => p.name === to)?.links[pop.name];
       const label = back === undefined || Math.abs(back - rtt) < 0.5 ? ms(rtt) : `${ms(rtt)} / ${ms(back)}`;
       svg.append(s('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, class: 'link' }));
-      svg.append(s('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 3, class: 'rtt', 'text-anchor': 'middle' }, label));
+      // The label sits just outside the line, away from the middle of the map, so labels of two links do not meet.
+      const mid = { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 };
+      const away = { x: mid.x - size / 2, y: mid.y - size / 2 };
+      const length = Math.hypot(away.x, away.y) || 1;
+      const dx = away.x / length;
+      const anchor = dx > 0.3 ? 'start' : dx < -0.3 ? 'end' : 'middle';
+      svg.append(s('text', { x: mid.x + dx * 8, y: mid.y + (away.y / length) * 8 + 3, class: 'rtt', 'text-anchor': anchor }, label));
     }
   }
   for (const pop of pops) {
@@ -105,7 +111,7 @@ function drawChart(requests, errors) {
 function renderTunnels(snap) {
   document.getElementById('tunnels-note').textContent = snap.tunnels.length
     ? `Requests that landed at ${snap.pop}, per second over the last ${Math.round(snap.windowSeconds / 60)} minutes.${snap.moreTunnels ? ` ${snap.moreTunnels} more tunnels are not listed.` : ''}`
-    : 'No tunnels yet: `burrow tunnel create NAME`.';
+    : 'No tunnels yet (burrow tunnel create NAME).';
   document.getElementById('tunnels').replaceChildren(
     ...snap.tunnels.map((tunnel) => {
       const complete = tunnel.requests.slice(-10);

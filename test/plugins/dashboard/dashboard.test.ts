@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Connector } from '../../../core/connector/connector.ts';
+import { startDevNetwork } from '../../../plugins/network/dev/network.ts';
 import { ADMIN_TOKEN, createTunnel, startConnector, startEdge, startOrigin, stopWorld, type TestEdge, type TestOrigin } from '../../helpers/harness.ts';
 import { stopAll, visit } from '../../helpers/http.ts';
 import { requireProgram } from '../../helpers/system.ts';
@@ -42,6 +43,13 @@ function watchProblems(page: Page): string[] {
 }
 
 const textOf = (page: Page, selector: string) => page.locator(selector).first().textContent(WAIT);
+
+async function signIn(page: Page, api: string, token: string): Promise<void> {
+  await page.goto(`${api}/dashboard`);
+  await page.fill('#token', token);
+  await page.click('#sign-in');
+  await page.waitForSelector('#live.on', WAIT);
+}
 
 describe('dashboard in a browser', () => {
   it('signs in with the admin token and follows a tunnel, its connections and its requests live', async () => {
@@ -107,5 +115,33 @@ describe('dashboard in a browser', () => {
     // The one resource that failed to load is the refused sign-in (401) above.
     assert.deepEqual(problems, ['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
     await page.close();
+  });
+
+  it('on a network, shows every PoP with its links and the route each PoP takes, as they are measured', async () => {
+    // One way: fra-lhr 10 ms, lhr-iad 10 ms, fra-iad 100 ms, so fra reaches iad through lhr.
+    const latency = { 'fra-lhr': 10, 'lhr-fra': 10, 'lhr-iad': 10, 'iad-lhr': 10, 'fra-iad': 100, 'iad-fra': 100 };
+    const net = await startDevNetwork({ pops: ['fra', 'lhr', 'iad'], latency, probeInterval: 500 });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    try {
+      const problems = watchProblems(page);
+      await signIn(page, `http://${net.pops.get('fra')!.api}`, net.adminToken);
+      assert.equal(await textOf(page, '#pop'), 'fra');
+      await page.waitForFunction(() => document.querySelectorAll('#pops tbody tr').length === 3, undefined, WAIT);
+      assert.deepEqual(await page.locator('#pops tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-pop'))), ['fra', 'iad', 'lhr']);
+      await page.waitForSelector('[data-link="fra-lhr"]', WAIT);
+      await page.waitForSelector('[data-link="fra-iad"]', WAIT);
+      await page.waitForFunction(() => document.querySelector('[data-route="fra-iad"]')?.textContent?.startsWith('fra › lhr › iad'), undefined, WAIT);
+      await page.waitForFunction(() => document.querySelector('[data-route="iad-fra"]')?.textContent?.startsWith('iad › lhr › fra'), undefined, WAIT);
+      assert.match((await textOf(page, '[data-route="fra-lhr"]')) ?? '', /^fra › lhr \d/);
+      assert.equal(await page.locator('svg.map circle').count(), 3);
+      assert.match((await textOf(page, '#network-note')) ?? '', /3 PoPs/);
+      const screenshot = path.join(os.tmpdir(), 'burrow-dashboard-network.png');
+      await page.screenshot({ path: screenshot, fullPage: true });
+      console.log(`dashboard screenshot (network): ${screenshot}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await page.close();
+      await net.stop(0);
+    }
   });
 });
