@@ -56,10 +56,8 @@ describe('dashboard in a browser', () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const problems = watchProblems(page);
     // CSP violations also reach the page as events: count them wherever they happen.
-    await page.addInitScript(() => {
-      (window as unknown as { cspViolations: string[] }).cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (event) => (window as unknown as { cspViolations: string[] }).cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));
-    });
+    await page.addInitScript(`window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (event) => window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI));`);
 
     const response = await page.goto(`${edge.api}/dashboard`);
     assert.equal(response?.status(), 200);
@@ -77,13 +75,13 @@ describe('dashboard in a browser', () => {
     assert.equal(await textOf(page, '#pops tbody tr[data-pop="test"] td'), 'test (this PoP)');
     assert.match((await textOf(page, '#network-note')) ?? '', /single edge/);
     // Marks this document: if the page reloaded, the mark would be gone.
-    await page.evaluate(() => ((window as unknown as { mark: string }).mark = 'same document'));
+    await page.evaluate(() => ((globalThis as { mark?: string }).mark = 'same document'));
 
     const credentials = await createTunnel(edge, 'shop', ['shop.example.test']);
     connector = await startConnector(credentials, { ingress: [{ service: origin.url }] });
     const tunnel = `[data-tunnel="${credentials.tunnelId}"]`;
     await page.waitForSelector(`${tunnel} .badge.up`, WAIT);
-    await page.waitForFunction((sel) => document.querySelectorAll(`${sel} tr.connection`).length === 2, tunnel, WAIT);
+    await page.locator(`${tunnel} tr.connection`).nth(1).waitFor(WAIT);
     assert.equal(await textOf(page, `${tunnel} .connections-count`), '2');
     assert.equal(await textOf(page, `${tunnel} .connectors-count`), '1');
     assert.equal(await textOf(page, `${tunnel} .hostnames`), 'shop.example.test');
@@ -94,13 +92,14 @@ describe('dashboard in a browser', () => {
 
     for (let i = 0; i < 18; i++) assert.equal((await visit(edge.url, `/page/${i}`, { host: 'shop.example.test' })).status, 200);
     for (let i = 0; i < 2; i++) assert.equal((await visit(edge.url, '/fail', { host: 'shop.example.test' })).status, 500);
-    await page.waitForFunction((sel) => Number(document.querySelector(`${sel} .requests-total`)?.textContent) >= 20, tunnel, WAIT);
-    await page.waitForFunction((sel) => Number(document.querySelector(`${sel} .errors-total`)?.textContent) >= 2, tunnel, WAIT);
+    // Locators wait without evaluating strings in the page, which its CSP (no 'unsafe-eval') would refuse.
+    await page.locator(`${tunnel} .requests-total`, { hasText: /^20$/ }).waitFor(WAIT);
+    await page.locator(`${tunnel} .errors-total`, { hasText: /^2$/ }).waitFor(WAIT);
     assert.equal(await textOf(page, `${tunnel} .requests-total`), '20');
     assert.equal(await textOf(page, `${tunnel} .errors-total`), '2');
     assert.ok((await page.locator(`${tunnel} svg.chart path.requests`).getAttribute('d'))?.includes('L'), 'the chart is drawn');
 
-    assert.equal(await page.evaluate(() => (window as unknown as { mark?: string }).mark), 'same document', 'the page was not reloaded');
+    assert.equal(await page.evaluate(() => (globalThis as { mark?: string }).mark), 'same document', 'the page was not reloaded');
     const screenshot = path.join(os.tmpdir(), 'burrow-dashboard.png');
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(`dashboard screenshot: ${screenshot}`);
@@ -111,7 +110,7 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector(`${tunnel} .badge.down`, WAIT);
     assert.equal(await page.locator(`${tunnel} tr.connection`).count(), 0);
 
-    assert.deepEqual(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations), []);
+    assert.deepEqual(await page.evaluate(() => (globalThis as { cspViolations?: string[] }).cspViolations), []);
     // The one resource that failed to load is the refused sign-in (401) above.
     assert.deepEqual(problems, ['console: Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
     await page.close();
@@ -126,12 +125,12 @@ describe('dashboard in a browser', () => {
       const problems = watchProblems(page);
       await signIn(page, `http://${net.pops.get('fra')!.api}`, net.adminToken);
       assert.equal(await textOf(page, '#pop'), 'fra');
-      await page.waitForFunction(() => document.querySelectorAll('#pops tbody tr').length === 3, undefined, WAIT);
+      await page.locator('#pops tbody tr').nth(2).waitFor(WAIT);
       assert.deepEqual(await page.locator('#pops tbody tr').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-pop'))), ['fra', 'iad', 'lhr']);
       await page.waitForSelector('[data-link="fra-lhr"]', WAIT);
       await page.waitForSelector('[data-link="fra-iad"]', WAIT);
-      await page.waitForFunction(() => document.querySelector('[data-route="fra-iad"]')?.textContent?.startsWith('fra › lhr › iad'), undefined, WAIT);
-      await page.waitForFunction(() => document.querySelector('[data-route="iad-fra"]')?.textContent?.startsWith('iad › lhr › fra'), undefined, WAIT);
+      await page.locator('[data-route="fra-iad"]', { hasText: /^fra › lhr › iad \d/ }).waitFor(WAIT);
+      await page.locator('[data-route="iad-fra"]', { hasText: /^iad › lhr › fra \d/ }).waitFor(WAIT);
       assert.match((await textOf(page, '[data-route="fra-lhr"]')) ?? '', /^fra › lhr \d/);
       assert.equal(await page.locator('svg.map circle').count(), 3);
       assert.match((await textOf(page, '#network-note')) ?? '', /3 PoPs/);
