@@ -1,5 +1,6 @@
 // Raw visitor bytes over a plain TCP socket, and what came back: the parsed responses and whether the edge hung up.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface RawResponse {
   status: number;
@@ -29,6 +30,8 @@ export interface RawOptions {
   timeoutMs?: number;
   /** Pause between the chunks of an array of writes, so each reaches the edge as its own read. */
   gapMs?: number;
+  /** Speak TLS (to the https listener), trusting this CA. */
+  tlsCa?: string;
 }
 
 /** `127.0.0.1:40001` or `http://127.0.0.1:40001` -> host and port. */
@@ -40,10 +43,10 @@ export function target(address: string): { host: string; port: number } {
 
 /** Sends `data` (one write, or several with `gapMs` between them) and collects the answer. */
 export function sendRaw(address: string, data: string | Buffer | ReadonlyArray<string | Buffer>, options: RawOptions = {}): Promise<RawResult> {
-  const { responses: wanted, timeoutMs = 10_000, gapMs = 20 } = options;
+  const { responses: wanted, timeoutMs = 10_000, gapMs = 20, tlsCa } = options;
   const chunks = typeof data === 'string' || Buffer.isBuffer(data) ? [data] : data;
   return new Promise((resolve) => {
-    const socket = net.connect(target(address));
+    const socket = tlsCa ? tls.connect({ ...target(address), ca: tlsCa, servername: 'localhost' }) : net.connect(target(address));
     const received: Buffer[] = [];
     let settled = false;
     let error: string | undefined;
@@ -65,7 +68,7 @@ export function sendRaw(address: string, data: string | Buffer | ReadonlyArray<s
       error = err.message;
     });
     socket.on('close', () => finish(true));
-    socket.once('connect', async () => {
+    socket.once(tlsCa ? 'secureConnect' : 'connect', async () => {
       for (let i = 0; i < chunks.length && !socket.destroyed; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, gapMs));
         if (!socket.destroyed) socket.write(chunks[i]!);

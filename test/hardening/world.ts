@@ -18,6 +18,8 @@ export interface Seen {
 export interface HostileWorld {
   /** The visitor listener, host:port. */
   address: string;
+  /** The https visitor listener, when the settings asked for one. */
+  httpsAddress?: string;
   lines: LogLine[];
   /** What origin A (a.example.test) and origin B (b.example.test) received, in order. */
   seenA: Seen[];
@@ -94,6 +96,7 @@ export async function startHostileWorld(settings: Partial<EdgeConfigInput> = {})
   const requests = (seen: Seen[]) => seen.map((s) => `${s.method} ${s.url}`);
   const world: HostileWorld = {
     address,
+    httpsAddress: edge.edge.addresses?.https,
     lines: edge.lines,
     seenA,
     seenB,
