@@ -10,7 +10,7 @@ import { startHostileWorld, type HostileWorld } from './world.ts';
 let world: HostileWorld;
 /** edge.visitorTimeouts shortened, so that the tests see them fire. */
 let slow: HostileWorld;
-const TIMEOUTS = { headers: '2s', request: '4s', idle: '2s' };
+const TIMEOUTS = { headers: '2s', request: '4s', idle: '5s' };
 
 before(async () => {
   world = await startHostileWorld();
@@ -107,6 +107,13 @@ describe('visitor limits: slow visitors', () => {
     assert.equal(result.status, 200);
     assert.ok(result.closed, 'the edge closed the idle connection');
     await slow.assertHealthy(['GET /keep']);
+  });
+
+  it(`a keep-alive connection idle past visitorTimeouts.headers (${TIMEOUTS.headers}) but within idle still serves its next request`, async () => {
+    slow.reset();
+    const result = await slow.send([`GET /first HTTP/1.1\r\n${HOST}\r\n\r\n`, `GET /second HTTP/1.1\r\n${HOST}\r\n\r\n`], { gapMs: 3_000, responses: 2, timeoutMs: 30_000 });
+    assert.deepEqual(result.responses.map((r) => r.status), [200, 200]);
+    await slow.assertHealthy(['GET /first', 'GET /second']);
   });
 
   it('slowloris: 500 connections trickling header bytes are all closed after visitorTimeouts.headers, and others are served meanwhile', async () => {
