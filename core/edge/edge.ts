@@ -170,7 +170,15 @@ export class Edge {
   private serveVisitors(server: http.Server | https.Server, protocol: 'http' | 'https'): void {
     // Node leaves excess header fields out of req.rawHeaders; one more than the edge accepts shows it happened.
     server.maxHeadersCount = MAX_VISITOR_HEADER_FIELDS + 1;
-    server.on('checkContinue', (req, res) => this.visitors.handle(req, res, protocol));
+    // While the edge drains, each answer closes its connection: keep-alive visitors come back on a new one
+    // (to another PoP, or to this one once it is up again) instead of sending more requests into a closing edge.
+    server.prependListener('request', (_req, res) => {
+      if (this.stopping) res.shouldKeepAlive = false;
+    });
+    server.on('checkContinue', (req, res) => {
+      if (this.stopping) res.shouldKeepAlive = false;
+      this.visitors.handle(req, res, protocol);
+    });
     server.on('upgrade', (req, socket, head) => this.visitors.handleUpgrade(req, socket, head, protocol));
     server.on('clientError', (error, socket) => this.visitors.handleClientError(error, socket));
     this.servers.push(server);
@@ -194,7 +202,13 @@ export class Edge {
       for (const server of this.servers) server.close();
       for (const { server } of this.pluginListeners.values()) server.close();
       this.tunnelListener?.server.close();
+      // server.close() leaves keep-alive connections open; close each one as soon as it has no request in flight.
+      const sweep = setInterval(() => {
+        for (const server of this.servers) server.closeIdleConnections();
+      }, 50);
+      for (const server of this.servers) server.closeIdleConnections();
       await Promise.race([this.visitors.idle(), delay(gracePeriodMs)]);
+      clearInterval(sweep);
       for (const server of this.servers) server.closeAllConnections();
       for (const { server } of this.pluginListeners.values()) if (server instanceof http.Server) server.closeAllConnections();
       this.tunnelListener?.closeSessions();
