@@ -130,13 +130,20 @@ export class TunnelConnection extends EventEmitter {
     };
     res.write(encodeMessage(register));
     this.controlMessages = readMessages(req, parseEdgeMessage);
-    const answer = await withTimeout(this.controlMessages.next(), 10_000, 'the edge did not answer the registration');
+    // A reply that is no control message, or none in time, ends this connection as a refusal does.
+    const answer = await withTimeout(this.controlMessages.next(), 10_000, 'the edge did not answer the registration').catch((error: unknown) => {
+      this.close();
+      throw error;
+    });
     const message = answer.value;
     if (!message || message.type === 'refused') {
       this.close();
       throw new RegistrationError(message?.message ?? 'the edge closed the control stream', message?.retry ?? true, message?.retryAfterMs);
     }
-    if (message.type !== 'registered') throw new RegistrationError(`unexpected control message ${message.type}`, true);
+    if (message.type !== 'registered') {
+      this.close();
+      throw new RegistrationError(`unexpected control message ${message.type}`, true);
+    }
     this.registered = { connectionId: message.connectionId, pop: message.pop };
     this.startHeartbeat();
     return this.registered;

@@ -7,6 +7,9 @@ import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
+import { RegistrationError, TunnelConnection } from '../../core/connector/tunnel-connection.ts';
+import { silentLogger } from '../../core/kernel/logger.ts';
+import { createCertificateAuthority, issueServerCertificate } from '../../plugins/origin-ca/ca.ts';
 import { splitHostPort } from '../../core/transport/host.ts';
 import {
   CONTROL_PATH,
@@ -339,5 +342,69 @@ describe('control messages: a real edge', () => {
     // before earlier answers were flushed, so here nothing follows the register.)
     const answer = await converse([registerLine()], 'registered');
     assert.deepEqual(answer.map((message) => (message as EdgeMessage).type), ['registered']);
+  });
+});
+
+/** Each run is a TLS handshake and an HTTP/2 session with a real connector. */
+const CONNECTOR_RUNS = 200;
+
+describe('control messages: a real connector', () => {
+  let server: tls.Server;
+  let port: number;
+  let caPem: string;
+  /** What the fake edge answers the next register with; null ends the control stream without a word. */
+  let reply: string | null = '';
+  const sockets = new Set<tls.TLSSocket>();
+
+  before(async () => {
+    const ca = await createCertificateAuthority({ commonName: 'Burrow fuzz edge CA' });
+    const certificate = await issueServerCertificate(ca, { commonName: EDGE_SERVER_NAME, dnsNames: [EDGE_SERVER_NAME] });
+    caPem = ca.certPem;
+    server = tls.createServer({ key: certificate.keyPem, cert: certificate.certPem, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3' });
+    server.on('secureConnection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      const session = http2.connect('http://connector.burrow.internal', { createConnection: () => socket });
+      session.on('error', () => undefined);
+      const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
+      control.on('error', () => undefined);
+      const answer = reply;
+      control.once('data', () => (answer === null ? control.end() : control.write(answer)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => {
+    // Connections a connector failed to close would keep the server open.
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const credentials = (): TunnelCredentials => ({ tunnelId: 'tunnel', tunnelSecret: 'secret', zone: 'example.test', tls: { caPem } });
+
+  it('whatever the edge answers a register with, the connector registers, or fails with a clear error and hangs up', async () => {
+    const answers = fc.oneof(
+      { weight: 1, arbitrary: fc.constant(null) },
+      // The last line settles it when the others are blank.
+      { weight: 9, arbitrary: fc.tuple(fc.array(fc.oneof(lines, edgeMessage.map((message) => JSON.stringify(message))), { maxLength: 3 }), fc.constantFrom('{}', '{"type":"unregistered"}')).map(([first, last]) => [...first, last].map((line) => `${line}\n`).join('')) },
+    );
+    await fc.assert(
+      fc.asyncProperty(answers, async (answer) => {
+        reply = answer;
+        const connection = new TunnelConnection({ host: '127.0.0.1', port }, credentials(), { index: 0, connectorId: 'fuzz', version: 'test', heartbeatIntervalMs: 60_000, heartbeatCount: 3 }, (_req, res) => res.end(), silentLogger);
+        let closed = false;
+        connection.once('closed', () => (closed = true));
+        try {
+          const registered = await connection.connect();
+          assert.equal(typeof registered.connectionId, 'string');
+          assert.equal(typeof registered.pop, 'string');
+          connection.close();
+        } catch (error) {
+          assert.ok(error instanceof RegistrationError || error instanceof ProtocolError, describeError(error));
+          assert.ok(closed, `the connection is closed after ${describeError(error)}`);
+        }
+      }),
+      { numRuns: CONNECTOR_RUNS },
+    );
   });
 });
