@@ -276,7 +276,9 @@ describe('config: loading files', () => {
           const loaded = await loadConfig(undefined, dir);
           if (loaded.file !== undefined) assert.equal(loaded.file, file);
         } catch (error) {
-          assertConfigError(error, file);
+          // cosmiconfig's own $import checks name no file, so those errors name the folder the search began in.
+          const importProblem = error instanceof Error && /\$import|Self-import|Circular import/.test(error.message);
+          assertConfigError(error, (named) => named === file || (importProblem && named === dir));
         }
       }),
       { numRuns: SEARCH_RUNS },
