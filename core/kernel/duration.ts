@@ -16,8 +16,17 @@ const UNIT_NS: Record<string, number> = {
   h: 3600e9,
 };
 
+/** The longest duration a timer can wait (setTimeout takes at most 2^31-1 ms, about 24.8 days; longer fires at once). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** Milliseconds for a duration, or what is wrong with it, for callers that report errors their own way. */
 export function tryParseDuration(value: unknown): { ok: true; ms: number } | { ok: false; problem: string } {
+  const parsed = parseAnyDuration(value);
+  if (parsed.ok && !(parsed.ms <= MAX_DURATION_MS)) return { ok: false, problem: `${showValue(value)} is too long a duration (at most 596h, about 24 days)` };
+  return parsed;
+}
+
+function parseAnyDuration(value: unknown): { ok: true; ms: number } | { ok: false; problem: string } {
   const shown = showValue(value);
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return { ok: false, problem: `${shown} is not a valid duration` };
@@ -27,7 +36,7 @@ export function tryParseDuration(value: unknown): { ok: true; ms: number } | { o
   if (typeof value !== 'string') return { ok: false, problem: `${shown} is not a valid duration` };
   const text = value.trim();
   // A unitless number is seconds, so that values from environment variables behave like YAML numbers.
-  if (/^\d+(\.\d*)?$|^\.\d+$/.test(text)) return tryParseDuration(Number(text));
+  if (/^\d+(\.\d*)?$|^\.\d+$/.test(text)) return parseAnyDuration(Number(text));
   if (text.startsWith('-')) return { ok: false, problem: `${shown} is not a valid duration (it is negative)` };
   const unsigned = text.startsWith('+') ? text.slice(1) : text;
   const part = /(\d*\.?\d*)([^\d.]*)/y;
