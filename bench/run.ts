@@ -63,6 +63,8 @@ async function main(): Promise<void> {
   });
   process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
   process.once('SIGTERM', () => void stopAll().finally(() => process.exit(143)));
+  // BENCH_ACCESS_LOG=0: the edge and the connector without their access-log lines, to see what they cost.
+  const ACCESS_LOG_OFF = process.env.BENCH_ACCESS_LOG === '0' ? ['plugins:', '  - { use: access-log, enabled: false }', ''] : [''];
   const tool = process.env.BENCH_TOOL ?? (spawnSync('wrk', ['--version']).error ? 'autocannon' : 'wrk');
   console.log(`Burrow bench: ${DURATION} s per load after a ${WARMUP} s warm-up, with ${tool}`);
 
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
   const home = path.join(work, 'home');
   writeFileSync(path.join(work, 'edge.yaml'), [
     'edge:', '  pop: bench', '  listen: { http: "127.0.0.1:0", tunnel: "127.0.0.1:0", api: "127.0.0.1:0" }',
-    `  dataDir: ${path.join(work, 'edge-data')}`, '  zones: [bench.test]', ''].join('\n'));
+    `  dataDir: ${path.join(work, 'edge-data')}`, '  zones: [bench.test]', ...ACCESS_LOG_OFF].join('\n'));
   start('edge', [...NODE_ARGS, 'bin/burrow', 'edge', '--config', path.join(work, 'edge.yaml')], { BURROW_EDGE_TOKEN: token, BURROW_LOG_LEVEL: 'info' });
   const edge = JSON.parse(await readyLine('edge', '"edge ready"')) as { http: string; api: string };
   const cli = (...args: string[]) => run(process.execPath, ['bin/burrow', ...args], { BURROW_HOME: home }, 30);
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(work, 'config.yml'), [
     'tunnel: bench', `credentials-file: ${path.join(home, `${id}.json`)}`, 'ingress:',
     `  - hostname: ${HOST}`, `    service: ${direct.base}`,
-    `  - hostname: ${STATIC_HOST}`, `    service: file://${staticDir}`, '  - service: http_status:404', ''].join('\n'));
+    `  - hostname: ${STATIC_HOST}`, `    service: file://${staticDir}`, '  - service: http_status:404', ...ACCESS_LOG_OFF].join('\n'));
   start('connector', [...NODE_ARGS, 'bin/burrow', 'tunnel', 'run', '--config', path.join(work, 'config.yml')], { BURROW_HOME: home });
   const burrow: Target = { name: 'burrow', base: `http://${edge.http}`, host: HOST };
   await until(async () => (await call(burrow, 'GET', '/')).status === 200, 'the tunnel to answer');
