@@ -10,6 +10,7 @@ export const defaultPlugins: readonly PluginSpec[] = [
   'edge-api',
   'metrics',
   'access-log',
+  'inspector',
   'config-reload',
   'run-commands',
   'trust-files',

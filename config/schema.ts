@@ -121,6 +121,8 @@ export const configSchema = z.strictObject({
   'heartbeat-count': z.number().int().min(1).max(100).default(5),
   retries: z.number().int().min(0).default(0).describe('reconnect attempts before the connector gives up; 0 keeps trying'),
   metrics: hostPort.optional(),
+  /** `host:port` of the request inspector's web UI (`tunnel run --inspect`); not listening without it. */
+  inspect: hostPort.optional(),
   /** Where the connector finds edges: SRV records first, then `edge:` / --edge, then cert.pem's edge address. */
   discovery: z
     .strictObject({

@@ -1,4 +1,5 @@
 // The connector runtime: loads plugins, compiles ingress to origins, and supervises the tunnel connections.
+import http2, { type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -13,6 +14,8 @@ import { resolvePlugins, resolveRuntimePlugins, runDisposers, setupPlugins, type
 import type { Dispose } from '../kernel/plugin.ts';
 import { attributeErrors } from '../kernel/middleware.ts';
 import { ServiceRegistry } from '../kernel/services.ts';
+import { duplexPair } from '../testing/duplex-pair.ts';
+import { http2SessionOptions } from '../transport/protocol.ts';
 import { VERSION } from '../version.ts';
 import { createConnectorHooks, type CredentialsQuery, type TunnelCredentials } from './hooks.ts';
 import { Ingress, type IngressRule } from './ingress.ts';
@@ -112,6 +115,26 @@ export class Connector extends EventEmitter {
     return this.handle;
   }
 
+  /**
+   * Sends one request through the router in force, as a tunnel connection would carry it, over an in-process
+   * HTTP/2 session that closes with the stream. `headers` are HTTP/2 request headers (`:method`, `:path`,
+   * `:authority`, and the `burrow-*` ones the edge would add).
+   */
+  inject(headers: OutgoingHttpHeaders, body?: Buffer): ClientHttp2Stream {
+    const handler = this.requestHandler;
+    const [edgeEnd, connectorEnd] = duplexPair('127.0.0.1');
+    const server = http2.createServer(http2SessionOptions);
+    server.on('request', handler);
+    server.on('checkContinue', handler);
+    server.emit('connection', connectorEnd);
+    const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, createConnection: () => edgeEnd as never });
+    session.on('error', () => undefined);
+    const stream = session.request(headers);
+    stream.once('close', () => session.destroy());
+    stream.end(body);
+    return stream;
+  }
+
   /** Every request goes to the generation in force when it arrives, and counts there until it closes. */
   private readonly handle: RequestHandlerFn = (req, res) => {
     const generation = this.generation!;
@@ -151,6 +174,7 @@ export class Connector extends EventEmitter {
       configFile: this.options.configFile,
       reloadable: this.reloadable,
       reload: () => this.reload(),
+      inject: (headers, body) => this.inject(headers, body),
       log: this.log.child(plugin.name === undefined ? { plugin: plugin.definition.id } : { plugin: plugin.definition.id, instance: plugin.name }),
       services: this.services,
       use: (fn) => {

@@ -1,4 +1,5 @@
 // The narrow API a connector plugin's setup receives: hooks, services, settings and middleware.
+import type { ClientHttp2Stream, OutgoingHttpHeaders } from 'node:http2';
 import type { Logger } from '../kernel/logger.ts';
 import type { ServiceRegistry } from '../kernel/services.ts';
 import type { BurrowConfig } from '../../config/schema.ts';
@@ -23,6 +24,11 @@ export interface ConnectorPluginApi {
   readonly reloadable: boolean;
   /** Reads the config file again and swaps it in for new requests; false when it was refused (see Connector.reload). */
   reload(): Promise<boolean>;
+  /**
+   * Runs one request through this connector's ingress, middleware and origin without the edge (Connector.inject):
+   * HTTP/2 request headers in, the response on the returned stream.
+   */
+  inject(headers: OutgoingHttpHeaders, body?: Buffer): ClientHttp2Stream;
   readonly log: Logger;
   readonly services: ServiceRegistry;
   /**

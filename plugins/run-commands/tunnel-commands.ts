@@ -1,5 +1,5 @@
 // `burrow tunnel run` and `burrow tunnel ingress validate|rule`; other plugins add the other `tunnel` commands (create, token, --url, ...).
-import { ConfigError, Connector, Ingress, createLogger, loadConfig, normalizeHost, type BurrowConfig, type CliPluginApi } from 'burrow';
+import { ConfigError, Connector, Ingress, createLogger, loadConfig, normalizeHost, validateConfig, type BurrowConfig, type CliPluginApi } from 'burrow';
 
 export function registerTunnelCommands(api: CliPluginApi): void {
   const tunnel = api
@@ -14,12 +14,14 @@ export function registerTunnelCommands(api: CliPluginApi): void {
     .option('--edge <address...>', 'edge tunnel address(es) host:port, instead of the one in cert.pem')
     .option('--token <token>', 'run the tunnel from a `burrow tunnel token` string (default: $BURROW_TUNNEL_TOKEN); needs no cert.pem')
     .option('--url <url>', 'send every request to this origin instead of using ingress rules')
+    .option('--inspect [address]', 'serve the request inspector on host:port (default 127.0.0.1:4040)')
     .action(
-      api.action(async (name: string | undefined, options: { config?: string; edge?: string[]; token?: string; url?: string }) => {
+      api.action(async (name: string | undefined, options: { config?: string; edge?: string[]; token?: string; url?: string; inspect?: string | true }) => {
         const loaded = await loadConfig(options.config);
         const file = loaded.file;
         let config = loaded.config;
         if (options.url) config = withUrl(config, options.url, file);
+        if (options.inspect) config = { ...config, inspect: validateConfig({ inspect: options.inspect === true ? '127.0.0.1:4040' : options.inspect }).inspect };
         const token = options.token ?? process.env.BURROW_TUNNEL_TOKEN;
         // With --url the rules come from the flag, so reading the file again would drop them: no reload then.
         const connector = new Connector({ config, configFile: file, tunnel: name, token, edges: options.edge, reloadable: !options.url, log: createLogger({ level: config.loglevel }) });
