@@ -14,8 +14,8 @@ export class ReplayRefused extends Error {
 }
 
 export interface Replayer {
-  /** Resolves with the new exchange once the origin's answer has started. */
-  replay(exchange: Exchange): Promise<Exchange>;
+  /** Resolves with the new exchange and the status it got, once the answer has started. */
+  replay(exchange: Exchange): Promise<{ exchange: Exchange; status?: number }>;
   /** The exchange a replayed request replays, by its ray id; consumed when the request is recorded. */
   takeReplayOf(ray: string): number | undefined;
 }
@@ -49,18 +49,18 @@ export function createReplayer(inject: ConnectorPluginApi['inject'], store: Exch
       headers[Headers.ray] = ray;
       const body = exchange.request.preview;
       pending.set(ray, exchange.id);
-      return new Promise<Exchange>((resolve, reject) => {
+      return new Promise((resolve, reject) => {
         const stream = inject(headers, body.byteLength > 0 ? body : undefined);
         const timer = setTimeout(() => stream.close(), timeoutMs);
-        const settle = () => {
+        const settle = (answer?: { ':status'?: number }) => {
           clearTimeout(timer);
           pending.delete(ray);
           const replayed = store.byRay(ray);
-          if (replayed) resolve(replayed);
+          if (replayed) resolve({ exchange: replayed, status: replayed.status ?? answer?.[':status'] });
           else reject(new ReplayRefused(502, `the replay of request ${exchange.id} got no answer`));
         };
         stream.once('response', settle);
-        stream.once('close', settle);
+        stream.once('close', () => settle());
         stream.on('error', () => undefined);
         // The answer is recorded on the connector's side; here it only has to flow.
         stream.resume();

@@ -79,7 +79,7 @@ export function createInspectorServer(address: string, store: ExchangeStore, rep
       if (refusal) return send(res, 403, { error: refusal });
       req.resume();
       replayer.replay(exchange).then(
-        (replayed) => send(res, 201, summary(replayed)),
+        ({ exchange: replayed, status }) => send(res, 201, { ...summary(replayed), status: status ?? null }),
         (error: unknown) => send(res, error instanceof ReplayRefused ? error.status : 502, { error: error instanceof Error ? error.message : String(error) }),
       );
       return;
