@@ -150,6 +150,8 @@ async function select(id) {
   renderBody($('#request-body'), $('#request-body-size'), request.request.body);
   renderHeaders($('#response-headers'), request.response.headers);
   renderBody($('#response-body'), $('#response-body-size'), request.response.body);
+  // Still running (a replay shown at once, a long response): look again until it has ended.
+  if (request.state === 'pending') setTimeout(() => { if (state.selected === id) void select(id); }, 250);
 }
 
 async function replay() {
