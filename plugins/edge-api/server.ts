@@ -43,13 +43,15 @@ export class ApiServer implements ApiRouter {
       if (route.method !== raw.method && !(route.method === 'GET' && raw.method === 'HEAD')) continue;
       try {
         const principal = this.authorize(raw, route.options);
-        const params = Object.fromEntries(route.keys.map((key, i) => [key, decodeURIComponent(match[i + 1]!)]));
+        const params = Object.fromEntries(route.keys.map((key, i) => [key, decodeParam(match[i + 1]!)]));
         const request: ApiRequest = { method: route.method, path: url.pathname, params, query: url.searchParams, raw, principal, json: () => readJson(raw) };
         const result = await route.handler(request, res);
         if (result && !res.headersSent) send(res, result);
       } catch (error) {
         if (error instanceof ApiError) {
-          send(res, { status: error.status, json: { error: error.message, hint: error.hint } });
+          // A body refused part-way is not read to its end: the connection closes after the answer.
+          const headers: Record<string, string> = error.status === 413 ? { connection: 'close' } : {};
+          send(res, { status: error.status, json: { error: error.message, hint: error.hint }, headers });
         } else if (error instanceof BurrowError && error.code === 'BURROW_ERR_REGISTRY') {
           // An outage of the shared registry is not a bug here: say which registry, so the operator can act.
           send(res, { status: 503, json: { error: error.message, hint: error.hint } });
@@ -60,7 +62,9 @@ export class ApiServer implements ApiRouter {
       }
       return;
     }
-    send(res, pathMatched ? { status: 405, json: { error: `${raw.method} not allowed on ${url.pathname}` } } : { status: 404, json: { error: `no API route ${url.pathname}` } });
+    if (!pathMatched) return send(res, { status: 404, json: { error: `no API route ${url.pathname}` } });
+    const allowed = [...new Set(this.routes.filter((route) => route.pattern.test(url.pathname)).map((route) => route.method))];
+    send(res, { status: 405, json: { error: `${raw.method} not allowed on ${url.pathname}` }, headers: { allow: allowed.join(', ') } });
   }
 
   private authorize(raw: IncomingMessage, options: ApiRouteOptions): Principal {
@@ -91,18 +95,47 @@ function send(res: ServerResponse, result: Exclude<ApiResult, void>): void {
   res.end(body);
 }
 
-async function readJson<T>(req: IncomingMessage): Promise<T> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {} as T;
+/** A path parameter as written, percent-decoded; a malformed escape (a lone `%`) is a 400, not a failure. */
+function decodeParam(value: string): string {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+    return decodeURIComponent(value);
   } catch {
-    throw new ApiError(400, 'request body is not valid JSON');
+    throw new ApiError(400, `the path has a malformed percent escape: ${JSON.stringify(value.slice(0, 100))}`);
+  }
+}
+
+/**
+ * The JSON body, at most MAX_BODY bytes: a larger Content-Length is refused before any of it is read, and a body
+ * without one stops being read at the limit. A declared type other than JSON is a 415.
+ */
+async function readJson<T>(req: IncomingMessage): Promise<T> {
+  const type = req.headers['content-type'];
+  if (type !== undefined && !/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, `the request body must be JSON (Content-Type: application/json), not ${JSON.stringify(type.slice(0, 100))}`);
+  }
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > MAX_BODY) throw new ApiError(413, `request body too large (at most ${MAX_BODY} bytes)`);
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        req.off('data', onData);
+        req.pause();
+        reject(new ApiError(413, `request body too large (at most ${MAX_BODY} bytes)`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+  if (body.length === 0) return {} as T;
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch (error) {
+    throw new ApiError(400, `request body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
 }

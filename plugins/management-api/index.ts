@@ -13,6 +13,8 @@ export default definePlugin({
     const registry = () => api.services.get(TunnelRegistryToken);
     const view = async (tunnel: TunnelRecord) => ({ ...tunnel, connections: await connectionsOf(api, tunnel.id) });
     const find = async (req: ApiRequest): Promise<TunnelRecord> => {
+      // A tunnel is named by its id (a UUID) or its name (at most 63 characters).
+      if (req.params.ref!.length > 64) throw new ApiError(400, 'a tunnel is named by its id or a name of 1-63 letters, digits, ".", "_" or "-"');
       const tunnel = await registry().getTunnel(req.params.ref!, req.principal.zones);
       if (!tunnel) throw new ApiError(404, `no tunnel "${req.params.ref}"`, 'see `burrow tunnel list`');
       return tunnel;
