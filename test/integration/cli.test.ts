@@ -347,6 +347,7 @@ describe('burrow --help', () => {
     [['tunnel', 'run'], /--token <token>[\s\S]*BURROW_TUNNEL_TOKEN/, 'tunnel run --token and its variable'],
     [['tunnel', 'run'], /--edge <address\.\.\.>/, 'tunnel run --edge'],
     [['tunnel', 'run'], /-c, --config <file>/, 'tunnel run --config'],
+    [['tunnel', 'run'], /--inspect \[address\][\s\S]*127\.0\.0\.1:4040/, 'tunnel run --inspect and its default address'],
     [['demo'], /--port <port>/, 'demo --port'],
   ];
   for (const [command, option, what] of options) {
