@@ -56,7 +56,14 @@ export class TunnelListener {
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
     const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, createConnection: () => socket });
     this.sessions.add(session);
-    session.on('error', (error) => this.log.debug({ err: error.message, remote: remoteAddress }, 'tunnel session error'));
+    // One line per failed session, saying why (a flood, a protocol error, a reset), however many errors it raised.
+    let failure: string | undefined;
+    session.on('error', (error) => {
+      failure ??= error.message;
+    });
+    session.once('close', () => {
+      if (failure !== undefined) this.log.warn({ reason: failure, remote: remoteAddress }, 'tunnel session closed on an error');
+    });
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
     session.on('goaway', (code) => {
       if (code !== 0) this.log.warn({ code, remote: remoteAddress }, 'connector closed the connection with an error');
@@ -69,7 +76,8 @@ export class TunnelListener {
     const timer = setTimeout(() => dropSession(session), this.options.registerTimeoutMs ?? 10_000);
     session.once('close', () => clearTimeout(timer));
     this.runControl(session, control, socket, remoteAddress, timer).catch((error) => {
-      this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
+      // A session error is logged once when the session closes; this is the control stream's own failure.
+      if (!session.destroyed && failure === undefined) this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
       dropSession(session);
     });
   }

@@ -146,6 +146,7 @@ describe('tunnel port: hostile peers', () => {
           socket.destroy();
           resolve(false);
         }, 30_000);
+        mark = edge.lines.length;
         let started = false;
         socket.on('data', () => {
           if (started) return;
@@ -159,6 +160,16 @@ describe('tunnel port: hostile peers', () => {
         });
       });
     }
+    let mark = 0;
+    const newLines = () => edge.lines.slice(mark).map((l) => `${l.msg} ${String(l.err ?? l.reason ?? "")}`);
+    /** Exactly one line for the closed session, naming why. */
+    const assertOneReason = async () => {
+      const lines = () => edge.lines.slice(mark).filter((l) => l.msg === 'tunnel session closed on an error');
+      await eventually(() => lines().length > 0, 10_000, 'the closed session logged');
+      const closed = lines();
+      assert.equal(closed.length, 1, `one log line for the closed session (${newLines().join('; ')})`);
+      assert.ok(String(closed[0]!.reason).length > 0);
+    };
     const repeat = (count: number, make: (i: number) => Buffer) => (write: (frame: Buffer) => boolean) => {
       const all = Buffer.concat(Array.from({ length: count }, (_, i) => make(i)));
       write(all);
@@ -166,22 +177,28 @@ describe('tunnel port: hostile peers', () => {
 
     it('PING flood: the session is closed', async () => {
       assert.equal(await flood(repeat(100_000, () => frame(6, 0, 0, Buffer.alloc(8)))), true);
+      await assertOneReason();
       await assertHealthy();
     });
     it('SETTINGS flood: the session is closed', async () => {
       assert.equal(await flood(repeat(100_000, () => frame(4, 0, 0, Buffer.from([0, 4, 0, 0, 0xff, 0xff])))), true);
+      await assertOneReason();
       await assertHealthy();
     });
     it('RST_STREAM flood (rapid reset) on streams that never existed: the session is closed', async () => {
       assert.equal(await flood(repeat(50_000, (i) => frame(3, 0, 2 * i + 2, Buffer.from([0, 0, 0, 8])))), true);
+      await assertOneReason();
       await assertHealthy();
     });
     it('CONTINUATION flood without END_HEADERS: the session is closed', async () => {
-      assert.equal(await flood(repeat(50_000, () => frame(9, 0, 1, Buffer.alloc(16, 0x40)))), true);
+      // A response HEADERS on the control stream without END_HEADERS, then CONTINUATION frames that never end it.
+      assert.equal(await flood((write) => write(Buffer.concat([frame(1, 0, 1, Buffer.from([0x88])), ...Array.from({ length: 50_000 }, () => frame(9, 0, 1, Buffer.alloc(16, 0x40)))]))), true);
+      await assertOneReason();
       await assertHealthy();
     });
     it('WINDOW_UPDATE garbage (increment 0 and overflow): the session is closed', async () => {
       assert.equal(await flood(repeat(1_000, (i) => frame(8, 0, 0, Buffer.from(i % 2 ? [0x7f, 0xff, 0xff, 0xff] : [0, 0, 0, 0])))), true);
+      await assertOneReason();
       await assertHealthy();
     });
   });
