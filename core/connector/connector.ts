@@ -222,7 +222,9 @@ export class Connector extends EventEmitter {
     if (!this.reloadable || !file || !previous || this.stopping) return false;
     try {
       forgetLoadedConfigs();
-      const { config } = await loadConfig(file);
+      const { config: fromFile } = await loadConfig(file);
+      // Only the reloaded keys change; the others stay as the connector started with them (flags included).
+      const config: BurrowConfig = { ...previous.config, ingress: fromFile.ingress, originRequest: fromFile.originRequest };
       const ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file, origins: this.catalog! });
       const plan = planRuleMiddleware(ingress, this.listed, file);
       const inline = await resolvePlugins(plan.inlineSources, file);
@@ -233,9 +235,11 @@ export class Connector extends EventEmitter {
       }
       this.generation = next;
       this.ingress = ingress;
-      const later = [...new Set([...Object.keys(config), ...Object.keys(previous.config)])].filter(
-        (key) => !RELOADED_KEYS.has(key) && !isDeepStrictEqual(config[key as keyof BurrowConfig], previous.config[key as keyof BurrowConfig]),
-      );
+      // A key the file leaves out may have come from a flag (`--inspect`), so only keys the file sets are compared.
+      const later = Object.keys(fromFile).filter((key) => {
+        const value = fromFile[key as keyof BurrowConfig];
+        return !RELOADED_KEYS.has(key) && value !== undefined && !isDeepStrictEqual(value, previous.config[key as keyof BurrowConfig]);
+      });
       if (later.length > 0) this.log.warn({ file, keys: later }, 'these config keys changed but apply only after a restart');
       this.log.info({ file, rules: ingress.rules.length }, 'config reloaded');
       void this.retire(previous);

@@ -53,18 +53,15 @@ export default definePlugin({
     api.use(async (ctx, next) => {
       const started = performance.now();
       const { res } = ctx;
-      // Count what reaches the edge: every write and end of the response, however the origin adapter writes it.
+      // Count what reaches the edge: every write of the response, however the origin adapter writes it
+      // (end(chunk) writes its chunk through write).
       let bytes = 0;
       const write = res.write;
-      const end = res.end;
       res.write = function (this: typeof res, chunk: unknown, ...rest: unknown[]) {
         bytes += sizeOf(chunk);
         return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
       } as typeof res.write;
-      res.end = function (this: typeof res, chunk?: unknown, ...rest: unknown[]) {
-        if (typeof chunk !== 'function') bytes += sizeOf(chunk);
-        return (end as (...args: unknown[]) => typeof res).call(this, chunk, ...rest);
-      } as typeof res.end;
+
       res.once('close', () => {
         const crossed = ctx.req.headers[PATH_HEADER];
         log[level](

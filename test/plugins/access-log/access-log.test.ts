@@ -21,11 +21,19 @@ describe('access-log plugin', () => {
     edge = await startLoggedEdge();
     origin = await startOrigin((_req, res) => res.end(BODY));
     const credentials = await createTunnel(edge, 'logged', ['logged.example.test']);
-    const logged = loggedConnector(credentials, { ingress: [{ hostname: 'logged.example.test', path: '^/missing', service: 'http_status:404' }, { service: origin.url }] });
+    const logged = loggedConnector(credentials, { ingress: [{ hostname: 'logged.example.test', path: '^/missing', service: 'http_status:404' }, { hostname: 'logged.example.test', path: '^/hello', service: 'hello_world' }, { service: origin.url }] });
     connector = logged.connector;
     connectorLines = logged.lines;
     await connector.start();
   });
+  it('counts a body written with end(chunk) once (hello_world answers that way)', async () => {
+    const reply = await visit(edge.url, '/hello', { host: 'logged.example.test' });
+    assert.equal(reply.status, 200);
+    const ray = String(reply.headers['burrow-ray'] ?? '');
+    await eventually(() => accessLines(connectorLines, ray).length === 1, 5_000, 'the connector line');
+    assert.equal(accessLines(connectorLines, ray)[0]!.bytes, reply.body.length);
+  });
+
   after(() => stopAll(() => connector?.stop(0), () => edge?.stop(), () => origin?.close(), () => removeDir(edge.dataDir)));
 
   const accessLines = (lines: LogLine[], ray: string) => lines.filter((line) => line.log === 'access' && line.ray === ray);
@@ -35,7 +43,7 @@ describe('access-log plugin', () => {
     const missing = await visit(edge.url, '/missing', { host: 'logged.example.test' });
     assert.equal(ok.status, 200);
     assert.equal(missing.status, 404);
-    for (const [reply, status, bytes, route] of [[ok, 200, BODY.length, 1], [missing, 404, 0, 0]] as const) {
+    for (const [reply, status, bytes, route] of [[ok, 200, BODY.length, 2], [missing, 404, 0, 0]] as const) {
       const ray = String(reply.headers['burrow-ray'] ?? '');
       assert.ok(ray, 'the visitor got a ray id');
       await eventually(() => accessLines(edge.lines, ray).length === 1 && accessLines(connectorLines, ray).length === 1, 5_000, `access lines for ${ray}`);
