@@ -129,9 +129,18 @@ export class PeerLinks {
     }
     this.accepted.add(session);
     session.setLocalWindowSize(SESSION_WINDOW);
-    session.on('error', (error) => this.options.log.debug({ err: error.message, from }, 'incoming PoP link failed'));
+    // One line per failed link, saying why (a flood, a protocol error), however many errors it raised.
+    let failure: string | undefined;
+    // Read now: the session's socket proxy throws once the socket is unbound, as it is by 'close'.
+    const remote = socket.remoteAddress;
+    session.on('error', (error) => {
+      failure ??= error.message;
+    });
     session.on('stream', (stream, headers) => this.options.onStream(stream, headers, from));
-    session.once('close', () => this.accepted.delete(session));
+    session.once('close', () => {
+      this.accepted.delete(session);
+      if (failure !== undefined) this.options.log.warn({ reason: failure, from, remote }, 'incoming PoP link closed on an error');
+    });
   }
 
   private dial(link: Link): void {
