@@ -29,8 +29,9 @@ export function registerTunnelCommands(api: CliPluginApi): void {
           process.stderr.write(`error: ${error.message}\n`);
           process.exit(1);
         });
-        await connector.start();
+        // Before start: a SIGTERM while the first connection is still being made stops the connector cleanly too.
         api.onShutdownSignals(() => connector.stop(), () => connector.abort());
+        await connector.start();
       }),
     );
 
