@@ -17,6 +17,11 @@ import {
 } from '../transport/protocol.ts';
 import type { EdgeAddress, TunnelCredentials } from './hooks.ts';
 
+/**
+ * Bounds on what a hostile peer may make this side of the session keep or tolerate, on top of the wire settings:
+ * invalid frames and refused streams before the session is closed, unanswered PINGs of ours, unacknowledged SETTINGS.
+ */
+const PEER_BOUNDS = { maxSessionInvalidFrames: 100, maxSessionRejectedStreams: 100, maxOutstandingPings: 10, maxSettings: 32 } as const;
 export type RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
 export interface TunnelConnectionOptions {
@@ -87,7 +92,7 @@ export class TunnelConnection extends EventEmitter {
       clearTimeout(timeout);
     }
 
-    const server = http2.createServer(http2SessionOptions);
+    const server = http2.createServer({ ...http2SessionOptions, ...PEER_BOUNDS });
     const controlReady = new Promise<{ req: Http2ServerRequest; res: Http2ServerResponse }>((resolve, reject) => {
       const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse) => {
         if (req.url === CONTROL_PATH && !this.control) {

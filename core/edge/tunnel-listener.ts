@@ -18,6 +18,11 @@ import { ConnectionTable, EdgeConnection, dropSession } from './connections.ts';
 import { RegistrationRefused, type EdgeHooks, type TunnelTlsOptions } from './hooks.ts';
 import type { TunnelRegistry } from './registry.ts';
 
+/**
+ * Bounds on what a hostile peer may make this side of the session keep or tolerate, on top of the wire settings:
+ * invalid frames and refused streams before the session is closed, unanswered PINGs of ours, unacknowledged SETTINGS.
+ */
+const PEER_BOUNDS = { maxSessionInvalidFrames: 100, maxSessionRejectedStreams: 100, maxOutstandingPings: 10, maxSettings: 32 } as const;
 export interface TunnelListenerOptions {
   pop: string;
   heartbeatIntervalMs: number;
@@ -54,7 +59,7 @@ export class TunnelListener {
   private accept(socket: TLSSocket): void {
     socket.setNoDelay(true);
     const remoteAddress = `${socket.remoteAddress}:${socket.remotePort}`;
-    const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, createConnection: () => socket });
+    const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, ...PEER_BOUNDS, createConnection: () => socket });
     this.sessions.add(session);
     // One line per failed session, saying why (a flood, a protocol error, a reset), however many errors it raised.
     let failure: string | undefined;

@@ -12,6 +12,11 @@ const SAMPLES = 3;
 /** A link whose PING has not come back after this many probe intervals is taken for dead and dialed again. */
 const MISSED_PROBES = 3;
 
+/**
+ * Bounds on what a hostile peer may make this side of the session keep or tolerate, on top of the wire settings:
+ * invalid frames and refused streams before the session is closed, unanswered PINGs of ours, unacknowledged SETTINGS.
+ */
+const PEER_BOUNDS = { maxSessionInvalidFrames: 100, maxSessionRejectedStreams: 100, maxOutstandingPings: 10, maxSettings: 32 } as const;
 export interface PeerLinksOptions {
   readonly self: string;
   /** This PoP's link certificate (server and client auth, `urn:burrow:pop:<self>`). */
@@ -57,6 +62,7 @@ export class PeerLinks {
   constructor(private readonly options: PeerLinksOptions) {
     this.server = http2.createSecureServer({
       ...http2SessionOptions,
+      ...PEER_BOUNDS,
       key: options.cert.keyPem,
       cert: options.cert.certPem,
       ca: options.caPem,
@@ -149,6 +155,7 @@ export class PeerLinks {
     const { cert, caPem } = this.options;
     const session = http2.connect(`https://${link.address}`, {
       ...http2SessionOptions,
+      ...PEER_BOUNDS,
       createConnection: () =>
         tls.connect({
           host,
