@@ -46,6 +46,8 @@ export interface EdgeAddresses {
 export interface Forwarding {
   /** The next hop (a PoP name), for logs. */
   readonly via: string;
+  /** The PoPs the request is to cross, this one first and the serving PoP last, when the plugin knows them. */
+  readonly path?: readonly string[];
   /** Opens the request's stream with the headers the edge built for the connector; throw when it cannot (502). */
   open(headers: OutgoingHttpHeaders, options: ClientSessionRequestOptions): ClientHttp2Stream;
 }

@@ -16,6 +16,8 @@ export interface VisitorContext {
   readonly protocol: 'http' | 'https';
   /** Set once the tunnel lookup ran. */
   tunnel?: TunnelRecord;
+  /** Set when the request is forwarded to another PoP: the PoPs it is to cross, this one first (for logs). */
+  forwardedPath?: readonly string[];
   /** Set for an Upgrade (WebSocket) request: the visitor's raw connection; `res` writes to it. */
   readonly upgrade?: VisitorUpgrade;
 }

@@ -38,7 +38,7 @@ export class VisitorProxy {
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    pop: string,
+    private readonly pop: string,
     private readonly hooks: EdgeHooks,
     private readonly table: ConnectionTable,
     private readonly log: Logger,
@@ -158,7 +158,10 @@ export class VisitorProxy {
     let open: OpenStream = (headers, options, avoiding) => this.table.openStream(tunnel.id, headers, options, avoiding)?.stream;
     if (this.hooks.resolveForwarding.isUsed()) {
       const forwarding = await this.hooks.resolveForwarding.promise(ctx);
-      if (forwarding) open = (headers, options) => forwarding.open(headers, options);
+      if (forwarding) {
+        ctx.forwardedPath = forwarding.path ?? [this.pop, forwarding.via];
+        open = (headers, options) => forwarding.open(headers, options);
+      }
     }
     if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, open, this.log);
 

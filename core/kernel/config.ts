@@ -115,7 +115,8 @@ export async function loadConfig(file?: string, cwd = process.cwd()): Promise<Lo
     if (!existsSync(abs)) {
       throw new ConfigError('the config file does not exist', { file: abs, hint: 'check the path given to --config' });
     }
-    found = await explorer.load(abs).catch(rethrowWithFile(abs));
+    // A file that holds nothing but `null` (or nothing) is an empty config, still read from that file.
+    found = (await explorer.load(abs).catch(rethrowWithFile(abs))) ?? { filepath: abs, config: {} };
   } else {
     found = await explorer.search(cwd).catch(rethrowWithFile(cwd));
     const homeConfig = ['config.yml', 'config.yaml'].map((name) => path.join(burrowHome(), name)).find((p) => existsSync(p));

@@ -36,6 +36,8 @@ export default definePlugin({
             bytes,
             ms: Math.round((performance.now() - started) * 10) / 10,
             pop,
+            // The PoPs a forwarded request crosses (this one first); without forwarding, this PoP.
+            pops: ctx.forwardedPath?.join(',') ?? pop,
             tunnel: ctx.tunnel?.id,
             client: ctx.clientIp,
             ...(ctx.res.writableFinished ? {} : { aborted: true }),

@@ -25,10 +25,12 @@ export class Forwarder {
   async resolve(ctx: VisitorContext): Promise<Forwarding | undefined> {
     const tunnel = ctx.tunnel!;
     if (this.hasLocal(tunnel.id)) return undefined;
-    const next = await this.nextHop(tunnel.id);
+    const toward = await this.map.toward(tunnel.id);
+    const next = toward?.route.path[1];
     if (!next) return undefined;
     return {
       via: next,
+      path: toward.route.path,
       open: (headers, options) => {
         const session = this.links.session(next);
         if (!session) throw new Error(`the link to ${next} went down`);

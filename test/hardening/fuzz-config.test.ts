@@ -286,6 +286,13 @@ describe('config: loading files', () => {
   });
 
   // Counterexamples: what each once reported.
+  it('regression: a file given by path that holds only null is an empty config read from that file', async () => {
+    const { file } = await writeCase('burrow.config.json', 'null\n');
+    const loaded = await loadConfig(file);
+    assert.equal(loaded.file, file);
+    assert.equal(loaded.config['ha-connections'], 4);
+  });
+
   it('regression: a broken JSON file found by search is named, not the folder the search began in', async () => {
     const { dir, file } = await writeCase('.burrowrc.json', '{"tunnel": ');
     await assert.rejects(loadConfig(undefined, dir), (error: unknown) => {
