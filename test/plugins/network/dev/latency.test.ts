@@ -1,5 +1,6 @@
 // The dev network's latency matrix: YAML parsing, both directions from one pair, and errors that name the file and the key.
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -151,7 +152,8 @@ describe('latency files', () => {
     try {
       await waitFor(async () => {
         await writeFile(file, 'fra-lhr: 40ms\n');
-        return changes.length > 0;
+        // The poll can read the file in the middle of a write (empty): wait for the matrix written.
+        return isDeepStrictEqual(changes.at(-1), { 'fra-lhr': 40, 'lhr-fra': 40 });
       });
       assert.deepEqual(changes.at(-1), { 'fra-lhr': 40, 'lhr-fra': 40 });
 
@@ -164,7 +166,7 @@ describe('latency files', () => {
 
       await waitFor(async () => {
         await writeFile(file, 'fra-lhr: 5ms\nlhr-fra: 7ms\n');
-        return changes.length > applied;
+        return changes.length > applied && isDeepStrictEqual(changes.at(-1), { 'fra-lhr': 5, 'lhr-fra': 7 });
       });
       assert.deepEqual(changes.at(-1), { 'fra-lhr': 5, 'lhr-fra': 7 });
     } finally {
