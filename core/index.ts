@@ -21,6 +21,7 @@ export type { EdgePluginApi } from './edge/plugin-api.ts';
 export { RegistrationRefused, type EdgeHooks, type EdgeConnectionInfo, type EdgeAddresses, type Forwarding, type RegistrationAttempt, type RouteRequest } from './edge/hooks.ts';
 export { TunnelRegistryToken, RouteConflictError, mintTunnel, secretMatches, publicTunnel, type StoredTunnel, type TunnelRegistry, type TunnelRecord, type RouteRecord, type CreatedTunnel, type PresenceRecord, type NetworkStore, type PopRecord, type LinkReport } from './edge/registry.ts';
 export { ApiError, ApiRouterToken, type ApiHandler, type ApiRequest, type ApiResult, type ApiRouteOptions, type ApiRouter, type HttpMethod } from './edge/api.ts';
+export { isSameOrigin, readForm, requestCookies } from './edge/page-forms.ts';
 export { EdgeClient, EdgeApiError } from './edge-client.ts';
 export type { VisitorContext, EdgeMiddleware } from './edge/visitor-proxy.ts';
 export { requestHeaders, responseHeaders } from './edge/forwarding-headers.ts';

@@ -2,9 +2,9 @@
 // connectors and connections, and request and error rates per tunnel, pushed to the page once a second (SSE).
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import path from 'node:path';
-import { ApiAuthToken, ApiError, definePlugin, durationSchema, z, type ApiRequest, type ApiResult } from 'burrow';
+import { ApiAuthToken, ApiError, definePlugin, isSameOrigin, readForm, requestCookies, durationSchema, z, type ApiRequest, type ApiResult } from 'burrow';
 import { dashboardPage, PAGE_HEADERS, signInPage } from './page.ts';
 import { RequestRates } from './rates.ts';
 import { buildSnapshot } from './snapshot.ts';
@@ -57,7 +57,7 @@ export default definePlugin({
     });
 
     const sessionOf = (req: ApiRequest): string | undefined => {
-      const sid = cookies(req.raw)[COOKIE];
+      const sid = requestCookies(req.raw)[COOKIE];
       const expires = sid ? sessions.get(sid) : undefined;
       if (!sid || expires === undefined) return undefined;
       if (expires <= Date.now()) {
@@ -126,8 +126,8 @@ export default definePlugin({
       'POST',
       '/dashboard/session',
       async (req) => {
-        if (!sameOrigin(req.raw)) return html(403, signInPage(pop, 'This form was posted from another site.'));
-        const form = await readForm(req.raw);
+        if (!isSameOrigin(req.raw)) return html(403, signInPage(pop, 'This form was posted from another site.'));
+        const form = await readForm(req.raw, MAX_FORM);
         if (!api.services.get(ApiAuthToken).authenticate(`Bearer ${form.get('token') ?? ''}`)?.admin) {
           api.log.warn({ from: req.raw.socket.remoteAddress }, 'wrong admin token on the dashboard');
           return html(401, signInPage(pop, 'That is not the admin token of this edge.'));
@@ -149,7 +149,7 @@ export default definePlugin({
       'POST',
       '/dashboard/sign-out',
       (req) => {
-        if (!sameOrigin(req.raw)) return html(403, signInPage(pop, 'This form was posted from another site.'));
+        if (!isSameOrigin(req.raw)) return html(403, signInPage(pop, 'This form was posted from another site.'));
         const sid = sessionOf(req);
         if (sid) sessions.delete(sid);
         return { status: 303, text: '', headers: { location: '/dashboard', 'set-cookie': `${COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0` } };
@@ -179,26 +179,3 @@ export default definePlugin({
   },
 });
 
-function cookies(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const index = part.indexOf('=');
-    if (index > 0) out[part.slice(0, index).trim()] = part.slice(index + 1).trim();
-  }
-  return out;
-}
-
-/** Browsers send Origin on form posts; one that names another site is a cross-site request. */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  let text = '';
-  for await (const chunk of req) {
-    text += String(chunk);
-    if (text.length > MAX_FORM) throw new ApiError(413, 'form too large');
-  }
-  return new URLSearchParams(text);
-}

@@ -1,8 +1,7 @@
 // Built-in plugin: `burrow login` without --token. The CLI files a request with its CSR, prints a URL on the edge
 // API and polls; the operator signs in there with the admin token and approves or denies the zone.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { ApiAuthToken, ApiError, definePlugin, durationSchema, z, type ApiRequest, type ApiResult } from 'burrow';
+import { ApiAuthToken, ApiError, definePlugin, isSameOrigin, readForm, requestCookies, durationSchema, z, type ApiRequest, type ApiResult } from 'burrow';
 import { OriginCaToken } from '../origin-ca/service.ts';
 import { approvalPage, PAGE_HEADERS, resultPage, signInPage } from './page.ts';
 import { PendingLogins, TooManyLoginRequests, type LoginRequest } from './pending.ts';
@@ -38,7 +37,7 @@ export default definePlugin({
     const gone = () => html(404, resultPage('Login request not found', 'This login request does not exist or has expired. Run `burrow login` again.'));
 
     const sessionOf = (req: ApiRequest): string | undefined => {
-      const sid = cookies(req.raw)[COOKIE];
+      const sid = requestCookies(req.raw)[COOKIE];
       const expires = sid ? sessions.get(sid) : undefined;
       if (!sid || expires === undefined) return undefined;
       if (expires <= Date.now()) {
@@ -112,8 +111,8 @@ export default definePlugin({
       async (req) => {
         const request = pending.byOperatorCode(req.params.code!);
         if (!request) return gone();
-        if (!sameOrigin(req.raw)) return html(403, resultPage('Refused', 'This form was posted from another site.'));
-        const form = await readForm(req.raw);
+        if (!isSameOrigin(req.raw)) return html(403, resultPage('Refused', 'This form was posted from another site.'));
+        const form = await readForm(req.raw, MAX_FORM);
         if (!api.services.get(ApiAuthToken).authenticate(`Bearer ${form.get('token') ?? ''}`)?.admin) {
           api.log.warn({ code: request.code, from: req.raw.socket.remoteAddress }, 'wrong admin token on the login page');
           return html(401, signInPage(request, 'That is not the admin token of this edge.'));
@@ -140,8 +139,8 @@ export default definePlugin({
           const request = pending.byOperatorCode(req.params.code!);
           if (!request) return gone();
           const session = sessionOf(req);
-          const form = await readForm(req.raw);
-          if (!session || !sameOrigin(req.raw) || !safeEqual(form.get('csrf') ?? '', csrfFor(session, request.code))) {
+          const form = await readForm(req.raw, MAX_FORM);
+          if (!session || !isSameOrigin(req.raw) || !safeEqual(form.get('csrf') ?? '', csrfFor(session, request.code))) {
             return html(403, resultPage('Refused', 'Sign in again on this page before approving or denying.'));
           }
           if (request.status !== 'pending') return html(409, resultPage(`Login ${request.status}`, `This login request was already ${request.status}.`));
@@ -160,30 +159,6 @@ export default definePlugin({
     }
   },
 });
-
-function cookies(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const index = part.indexOf('=');
-    if (index > 0) out[part.slice(0, index).trim()] = part.slice(index + 1).trim();
-  }
-  return out;
-}
-
-/** Browsers send Origin on form posts; one that names another site is a cross-site request. */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  return origin === undefined || origin === `http://${req.headers.host}`;
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  let text = '';
-  for await (const chunk of req) {
-    text += String(chunk);
-    if (text.length > MAX_FORM) throw new ApiError(413, 'form too large');
-  }
-  return new URLSearchParams(text);
-}
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
