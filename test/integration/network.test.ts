@@ -19,6 +19,7 @@ import { createTunnel, eventually, startConnector, startOrigin, type TestEdge, t
 import { stopAll } from '../helpers/http.ts';
 
 const MATRIX = { 'fra-lhr': 10, 'lhr-ewr': 35, 'ewr-iad': 5, 'fra-iad': 120, 'fra-ewr': 90, 'lhr-iad': 100 };
+const NO_DELAY_PATH = { ...MATRIX, 'fra-lhr': 0, 'lhr-ewr': 0, 'ewr-iad': 0 };
 const HOST = 'app.localhost';
 
 /** Both directions of each pair, as `burrow network dev` reads a matrix file. */
@@ -61,6 +62,16 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** Whether a PoP's view holds every link of `matrix`, both ways, within a quarter (plus 5 ms) of its emulated round trip. */
+function linksMeasured(status: NetworkStatus, matrix: Record<string, number>): boolean {
+  const rtt = (from: string, to: string) => status.pops.find((pop) => pop.name === from)?.links[to];
+  return Object.entries(bothWays(matrix)).every(([pair, oneWay]) => {
+    const [from, to] = pair.split('-') as [string, string];
+    const ms = rtt(from, to);
+    return ms !== undefined && Math.abs(ms - 2 * oneWay) <= 0.25 * 2 * oneWay + 5;
+  });
+}
+
 describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
   let net: DevNetwork;
   let origin: TestOrigin;
@@ -71,7 +82,8 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
   const explain = (from: string) => client(from).request<RouteExplanation>('GET', `/v1/network/routes/${HOST}?from=${from}`);
 
   before(async () => {
-    net = await startDevNetwork({ pops: ['fra', 'lhr', 'ewr', 'iad'], latency: bothWays(MATRIX), probeInterval: 500 });
+    // First with no delay on the 3-hop path (the direct links keep theirs, so it stays the route): its baseline.
+    net = await startDevNetwork({ pops: ['fra', 'lhr', 'ewr', 'iad'], latency: bothWays(NO_DELAY_PATH), probeInterval: 500 });
     origin = await startOrigin((req, res) => {
       res.setHeader('x-origin-path', String(req.headers['burrow-path'] ?? ''));
       res.setHeader('x-origin-ray', String(req.headers['burrow-ray'] ?? ''));
@@ -103,10 +115,18 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
     const credentials = await createTunnel(iadEdge, 'app', [HOST], 'localhost');
     connector = await startConnector({ ...credentials, edge: iad.tunnel }, { ingress: [{ service: origin.url }] });
 
-    // The no-delay baseline: the same request where the tunnel is (0 hops).
+    // The no-delay baseline: the same request over the same three hops, their emulated delays at 0 ms.
+    const status = () => client('fra').request<NetworkStatus>('GET', '/v1/network');
+    await eventually(async () => linksMeasured(await status(), NO_DELAY_PATH), 15_000, 'every link measured near its emulated delay');
+    await eventually(async () => (await explain('fra')).path.join(',') === 'fra,lhr,ewr,iad', 10_000, 'fra to route over lhr and ewr');
     const samples: number[] = [];
-    for (let i = 0; i < 7; i++) samples.push((await request(url('iad'), '/')).ms);
+    for (let i = 0; i < 9; i++) {
+      const answer = await request(url('fra'), '/');
+      assert.equal(answer.headers['x-origin-path'], 'fra,lhr,ewr,iad');
+      samples.push(answer.ms);
+    }
     baselineMs = median(samples);
+    net.setLatency(bothWays(MATRIX));
   });
   after(() =>
     stopAll(
@@ -117,6 +137,8 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
   );
 
   it('a visitor at fra is carried fra > lhr > ewr > iad, within 10% of that path’s round trip, not the direct 240 ms', async () => {
+    // Settled on the new delays, not just once right: a link's smoothed round trip takes a few probes to follow.
+    await eventually(async () => linksMeasured(await client('fra').request<NetworkStatus>('GET', '/v1/network'), MATRIX), 15_000, 'every link measured near its emulated delay');
     await eventually(async () => (await explain('fra')).path.join(',') === 'fra,lhr,ewr,iad', 10_000, 'fra to route over lhr and ewr');
     const answers: Answer[] = [];
     for (let i = 0; i < 7; i++) answers.push(await request(url('fra'), '/'));
