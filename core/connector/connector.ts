@@ -52,10 +52,12 @@ export interface ConnectorOptions {
  */
 interface Generation {
   readonly config: BurrowConfig;
+  /** Its plugins list, resolved: the running plugins it keeps, and the middleware-only ones set up for it. */
+  readonly plugins: readonly ResolvedPlugin[];
   readonly ingress: Ingress;
   readonly origins: ReadonlyMap<IngressRule, Origin>;
   readonly router: RequestRouter;
-  /** Disposers of the plugins its rules list inline (`middleware: [{ use, options }]`). */
+  /** Disposers of its middleware-only plugins and of the plugins its rules list inline (`middleware: [{ use, options }]`). */
   readonly disposers: Dispose[];
   active: number;
   drained?: () => void;
@@ -80,10 +82,13 @@ export class Connector extends EventEmitter {
   /** Generations swapped out by a reload whose requests have not all finished yet. */
   private readonly retiring = new Set<Generation>();
   private reloads: Promise<unknown> = Promise.resolve();
-  /** The plugins of the config the connector started with, set up once; reloads reuse them. */
-  private listed: readonly ResolvedPlugin[] = [];
+  /**
+   * The plugins set up once, for the connector's life (all but the middleware-only ones), by instance key, with
+   * the global middleware each added. A reload keeps them as they are.
+   */
+  private readonly running = new Map<string, { plugin: ResolvedPlugin; middleware: ConnectorMiddleware[] }>();
   private catalog?: OriginCatalog;
-  private readonly globalMiddleware: ConnectorMiddleware[] = [];
+  /** Middleware of the named instances among the running plugins. */
   private readonly byInstance = new Map<string, ConnectorMiddleware[]>();
   private disposers: Dispose[] = [];
   private stopping?: Promise<void>;
@@ -152,17 +157,21 @@ export class Connector extends EventEmitter {
       this.options.resolvedPlugins ??
       (await resolveRuntimePlugins({ defaults: defaultPlugins, listed: (config.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })), configFile }));
     // The listed plugins declare the origin schemes, so rules are checked before any setup runs.
-    this.listed = listed;
     this.catalog = OriginCatalog.of(listed);
     const ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file: configFile, origins: this.catalog });
     const plan = planRuleMiddleware(ingress, listed, configFile);
     const inline = await resolvePlugins(plan.inlineSources, configFile);
-    this.disposers = await setupPlugins<ConnectorPluginApi>(listed, 'connector', (plugin) => this.pluginApi(plugin, config, this.byInstance));
-    this.generation = await this.compile(config, ingress, plan, inline);
+    const lasting = listed.filter((plugin) => !plugin.definition.middlewareOnly);
+    this.disposers = await setupPlugins<ConnectorPluginApi>(lasting, 'connector', (plugin) => {
+      const middleware: ConnectorMiddleware[] = [];
+      this.running.set(instanceKey(plugin), { plugin, middleware });
+      return this.pluginApi(plugin, config, middleware, this.byInstance);
+    });
+    this.generation = await this.compile(config, listed, ingress, plan, inline);
     this.ingress = ingress;
   }
 
-  private pluginApi(plugin: ResolvedPlugin, settings: BurrowConfig, byInstance: Map<string, ConnectorMiddleware[]>): ConnectorPluginApi {
+  private pluginApi(plugin: ResolvedPlugin, settings: BurrowConfig, global: ConnectorMiddleware[], byInstance: Map<string, ConnectorMiddleware[]>): ConnectorPluginApi {
     return {
       runtime: 'connector',
       pluginId: plugin.definition.id,
@@ -179,23 +188,42 @@ export class Connector extends EventEmitter {
       services: this.services,
       use: (fn) => {
         const wrapped = attributeErrors(plugin.definition.id, fn, (error) => error instanceof OriginError);
-        if (plugin.name === undefined) this.globalMiddleware.push(wrapped);
+        if (plugin.name === undefined) global.push(wrapped);
         else byInstance.set(plugin.name, [...(byInstance.get(plugin.name) ?? []), wrapped]);
       },
     };
   }
 
-  /** Sets up a config's inline rule plugins, creates its origins and composes the chains; undoes all of it on failure. */
-  private async compile(config: BurrowConfig, ingress: Ingress, plan: RuleMiddlewarePlan, inline: readonly ResolvedPlugin[]): Promise<Generation> {
+  /**
+   * Sets up a config's middleware-only plugins and inline rule plugins, creates its origins and composes the
+   * chains; undoes all of it on failure. Global middleware runs in the order of `plugins`; running plugins the
+   * list no longer names (they stay until a restart) keep theirs, ahead of the rest.
+   */
+  private async compile(
+    config: BurrowConfig,
+    plugins: readonly ResolvedPlugin[],
+    ingress: Ingress,
+    plan: RuleMiddlewarePlan,
+    inline: readonly ResolvedPlugin[],
+  ): Promise<Generation> {
     const { configFile } = this.options;
     const byInstance = new Map(this.byInstance);
-    const disposers = await setupPlugins<ConnectorPluginApi>(inline, 'connector', (plugin) => this.pluginApi(plugin, config, byInstance));
+    const added = new Map<ResolvedPlugin, ConnectorMiddleware[]>();
+    const fresh = [...plugins.filter((plugin) => plugin.definition.middlewareOnly), ...inline];
+    const disposers = await setupPlugins<ConnectorPluginApi>(fresh, 'connector', (plugin) => {
+      const middleware: ConnectorMiddleware[] = [];
+      added.set(plugin, middleware);
+      return this.pluginApi(plugin, config, middleware, byInstance);
+    });
+    const listedKeys = new Set(plugins.map(instanceKey));
+    const global = [...this.running].filter(([key]) => !listedKeys.has(key)).flatMap(([, running]) => running.middleware);
+    for (const plugin of plugins) global.push(...(added.get(plugin) ?? this.running.get(instanceKey(plugin))?.middleware ?? []));
     const origins = new Map<IngressRule, Origin>();
     try {
-      const chains = ruleChains(ingress, plan, [...this.listed, ...inline], this.globalMiddleware, byInstance, this.log, configFile);
+      const chains = ruleChains(ingress, plan, [...plugins, ...inline], global, byInstance, this.log, configFile);
       for (const rule of ingress.rules) origins.set(rule, this.catalog!.create(rule, { configDir: this.configDir, configFile, log: this.log }));
       const router = new RequestRouter(ingress, origins, (rule) => chains.get(rule)!, this.log);
-      return { config, ingress, origins, router, disposers, active: 0 };
+      return { config, plugins, ingress, origins, router, disposers, active: 0 };
     } catch (error) {
       await Promise.all([...origins.values()].map((origin) => origin.close?.()));
       await runDisposers(disposers);
@@ -205,10 +233,11 @@ export class Connector extends EventEmitter {
 
   /**
    * Reads the config file again and, when it is valid, serves new requests with it: ingress rules, origins,
-   * `originRequest` and per-rule middleware. Requests in flight finish on the config they started with, and no
-   * connection is touched. An invalid file is refused (logged, `reloadRefused`) and the config in force stays.
-   * Keys that need a restart (plugins, tunnel, edges, ha-connections, ...) are named in a warning. Resolves true
-   * when the new config is in force.
+   * `originRequest`, per-rule middleware and the middleware-only plugins of `plugins` (with their new options,
+   * added or removed). Requests in flight finish on the config they started with, and no connection is touched.
+   * An invalid file is refused (logged, `reloadRefused`) and the config in force stays. What needs a restart
+   * (other plugins' entries, tunnel, edges, ha-connections, ...) is named in a warning. Resolves true when the
+   * new config is in force.
    */
   reload(): Promise<boolean> {
     const next = this.reloads.then(() => this.reloadNow());
@@ -224,11 +253,15 @@ export class Connector extends EventEmitter {
       forgetLoadedConfigs();
       const { config: fromFile } = await loadConfig(file);
       // Only the reloaded keys change; the others stay as the connector started with them (flags included).
-      const config: BurrowConfig = { ...previous.config, ingress: fromFile.ingress, originRequest: fromFile.originRequest };
+      const config: BurrowConfig = { ...previous.config, ingress: fromFile.ingress, originRequest: fromFile.originRequest, plugins: fromFile.plugins };
+      // Plugins given to the constructor ready-made are not the file's to change.
+      const plugins = this.options.resolvedPlugins
+        ? previous.plugins
+        : await resolveRuntimePlugins({ defaults: defaultPlugins, listed: (fromFile.plugins ?? []).map((spec, i) => ({ spec, keyPath: ['plugins', i] })), configFile: file });
       const ingress = Ingress.parse(config.ingress as never, config.originRequest as never, { file, origins: this.catalog! });
-      const plan = planRuleMiddleware(ingress, this.listed, file);
+      const plan = planRuleMiddleware(ingress, plugins, file);
       const inline = await resolvePlugins(plan.inlineSources, file);
-      const next = await this.compile(config, ingress, plan, inline);
+      const next = await this.compile(config, plugins, ingress, plan, inline);
       if (this.stopping) {
         await this.retire(next);
         return false;
@@ -241,6 +274,8 @@ export class Connector extends EventEmitter {
         return !RELOADED_KEYS.has(key) && value !== undefined && !isDeepStrictEqual(value, previous.config[key as keyof BurrowConfig]);
       });
       if (later.length > 0) this.log.warn({ file, keys: later }, 'these config keys changed but apply only after a restart');
+      const restart = this.lastingChanges(plugins);
+      if (restart.length > 0) this.log.warn({ file, plugins: restart }, 'these plugins changed but apply only after a restart');
       this.log.info({ file, rules: ingress.rules.length }, 'config reloaded');
       void this.retire(previous);
       this.emit('reloaded', config);
@@ -250,6 +285,24 @@ export class Connector extends EventEmitter {
       this.emit('reloadRefused', error);
       return false;
     }
+  }
+
+  /**
+   * The entries of a new plugins list that differ from the running plugins (added, removed, other options or
+   * source), by `plugins[i]` or id: they are not middleware-only, so they change only with a restart.
+   */
+  private lastingChanges(plugins: readonly ResolvedPlugin[]): string[] {
+    const changed: string[] = [];
+    const keys = new Set<string>();
+    for (const plugin of plugins) {
+      if (plugin.definition.middlewareOnly || !(plugin.definition as { connector?: unknown }).connector) continue;
+      const key = instanceKey(plugin);
+      keys.add(key);
+      const running = this.running.get(key)?.plugin;
+      if (!running || running.source !== plugin.source || !isDeepStrictEqual(running.options, plugin.options)) changed.push(describePlugin(plugin));
+    }
+    for (const [key, { plugin }] of this.running) if (!keys.has(key) && (plugin.definition as { connector?: unknown }).connector) changed.push(`${describePlugin(plugin)} (removed)`);
+    return changed;
   }
 
   /** Closes a swapped-out generation's origins and inline plugins once its last request has finished. */
@@ -327,5 +380,15 @@ export class Connector extends EventEmitter {
   }
 }
 
-/** The keys a reload applies; the others take a restart. */
-const RELOADED_KEYS: ReadonlySet<string> = new Set(['ingress', 'originRequest']);
+/** The keys a reload applies (of `plugins`, the middleware-only entries); the others take a restart. */
+const RELOADED_KEYS: ReadonlySet<string> = new Set(['ingress', 'originRequest', 'plugins']);
+
+/** One plugin instance across config versions: its id, and its `name:` when it has one. */
+function instanceKey(plugin: ResolvedPlugin): string {
+  return plugin.name === undefined ? plugin.definition.id : `${plugin.definition.id}#${plugin.name}`;
+}
+
+function describePlugin(plugin: ResolvedPlugin): string {
+  const at = plugin.keyPath === '(built-in)' ? '' : ` at ${plugin.keyPath}`;
+  return plugin.name === undefined ? `${plugin.definition.id}${at}` : `${plugin.definition.id} "${plugin.name}"${at}`;
+}

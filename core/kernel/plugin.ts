@@ -26,6 +26,13 @@ export interface PluginManifest<Options = unknown> {
   readonly provides?: readonly Role[];
   /** Ids of plugins this one needs; loading fails with a clear error when one of them is missing. */
   readonly requires?: readonly string[];
+  /**
+   * True when its connector setup does nothing but add request middleware (`api.use`) built from its options,
+   * keeping no state worth more than a reload: a config reload then sets it up again with the options the file
+   * gives, and adding or removing its entry applies at once. Leave it unset for a plugin that listens, watches,
+   * taps hooks or provides services; a change to its `plugins` entry then takes a restart.
+   */
+  readonly middlewareOnly?: boolean;
 }
 
 export class PluginError extends Error {

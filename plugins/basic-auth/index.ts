@@ -22,6 +22,7 @@ export type BasicAuthOptions = z.output<typeof basicAuthOptions>;
 export default definePlugin({
   id: 'basic-auth',
   description: 'HTTP Basic authentication',
+  middlewareOnly: true,
   options: basicAuthOptions,
   connector(api, options) {
     // Compare fixed-length digests, so neither the length nor the content of a password leaks through timing.

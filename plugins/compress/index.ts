@@ -38,6 +38,7 @@ export type CompressOptions = z.output<typeof compressOptions>;
 export default definePlugin({
   id: 'compress',
   description: 'gzip and brotli compression of compressible responses',
+  middlewareOnly: true,
   options: compressOptions,
   connector(api, options) {
     const compressible = typeMatcher(options.types);

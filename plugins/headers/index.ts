@@ -39,6 +39,7 @@ type Edits = z.output<typeof edits>;
 export default definePlugin({
   id: 'headers',
   description: 'set, add and remove request and response headers; rewrite Host',
+  middlewareOnly: true,
   options: headersOptions,
   connector(api, options) {
     const request = options.request && lowerCase(options.request);

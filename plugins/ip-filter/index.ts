@@ -25,6 +25,7 @@ const FORBIDDEN = 'Access to this site is not allowed from your address.';
 export default definePlugin({
   id: 'ip-filter',
   description: 'allow or deny visitors by IP address and CIDR',
+  middlewareOnly: true,
   options: ipFilterOptions,
   // At the edge, a denied visitor never reaches the tunnel.
   edge(api, options) {

@@ -32,6 +32,7 @@ export type JwtOptions = z.output<typeof jwtOptions>;
 export default definePlugin({
   id: 'jwt',
   description: 'JWT access: a valid token in a header or cookie, or 401',
+  middlewareOnly: true,
   options: jwtOptions,
   async connector(api, options) {
     const key = options.secret !== undefined ? new TextEncoder().encode(options.secret) : await loadJwks(path.resolve(api.configDir, options.jwksFile!));

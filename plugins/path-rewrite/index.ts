@@ -24,6 +24,7 @@ export type PathRewriteOptions = z.output<typeof pathRewriteOptions>;
 export default definePlugin({
   id: 'path-rewrite',
   description: 'strip or add a path prefix, or rewrite the path with regular expressions',
+  middlewareOnly: true,
   options: pathRewriteOptions,
   connector(api, options) {
     const replacements = (options.replace ?? []).map(({ from, to }) => ({ from: new RegExp(from), to }));

@@ -94,6 +94,7 @@ const MESSAGE = 'Too many requests: slow down and retry later.';
 export default definePlugin({
   id: 'rate-limit',
   description: 'token-bucket rate limit per visitor IP (429 with Retry-After)',
+  middlewareOnly: true,
   options: rateLimitOptions,
   connector(api, options) {
     const { middleware, dispose } = rateLimiter(options);

@@ -136,4 +136,58 @@ describe('connector config reload', () => {
     const warning = lines.find((l) => l.msg === 'these config keys changed but apply only after a restart');
     assert.deepEqual(warning?.keys, ['retries']);
   });
+
+  it('a plugins entry with new options applies at once, as does one added or removed, under load with no failure', async () => {
+    const file = path.join(dir, 'plugins.yaml');
+    const stage = (value: string) => `  - { use: headers, options: { response: { set: { x-stage: ${value} } } } }\n`;
+    const watch = '  - { use: config-reload, options: { debounceMs: 50 } }\n';
+    const { connector, lines, host } = await connectorFor(file, rules(originA, `plugins:\n${watch}${stage('one')}`));
+    assert.equal((await visit(edge.url, '/', { host })).headers['x-stage'], 'one');
+    const traffic = load(host);
+
+    // New options for a global middleware plugin.
+    await writeFile(file, rules(originA, `plugins:\n${watch}${stage('two')}`));
+    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-stage'] === 'two', 2_000, 'the new options within 2 s');
+    // A second one added after it: both run, in list order (the later set wins).
+    await writeFile(file, rules(originA, `plugins:\n${watch}${stage('two')}  - { use: headers, name: tag, options: { response: { set: { x-tag: rule } } } }\n`).replace('  - service:', '  - middleware: [tag]\n    service:'));
+    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-tag'] === 'rule', 2_000, 'the named instance on its rule');
+    // Both removed.
+    await writeFile(file, rules(originA, `plugins:\n${watch}`));
+    await eventually(async () => {
+      const reply = await visit(edge.url, '/', { host });
+      return reply.headers['x-stage'] === undefined && reply.headers['x-tag'] === undefined;
+    }, 2_000, 'no header middleware left');
+
+    await traffic.stop();
+    const failed = traffic.answers.filter((answer) => answer.status !== 200 || answer.text !== 'A');
+    assert.deepEqual(failed, [], `requests failed during the reloads (${traffic.answers.length} sent)`);
+    assert.equal(lines.filter((l) => l.msg === 'config reloaded').length >= 3, true);
+    assert.equal(lines.find((l) => l.msg === 'these plugins changed but apply only after a restart'), undefined, 'middleware-only plugins need no restart');
+    assert.equal(connector.config.plugins?.length, 1);
+  });
+
+  it('a change to a plugin that keeps state (config-reload's watcher) is named as taking a restart, and the rest applies', async () => {
+    const file = path.join(dir, 'lasting.yaml');
+    const watch = (debounce: string) => `  - { use: config-reload, options: { debounceMs: ${debounce} } }\n`;
+    const { lines, host } = await connectorFor(file, rules(originA, `plugins:\n${watch('50')}`));
+    await writeFile(file, rules(originB, `plugins:\n${watch('60')}  - { use: headers, options: { response: { set: { x-stage: new } } } }\n`));
+    await eventually(async () => (await visit(edge.url, '/', { host })).text === 'B', 2_000, 'the new rule');
+    assert.equal((await visit(edge.url, '/', { host })).headers['x-stage'], 'new');
+    const warning = lines.find((l) => l.msg === 'these plugins changed but apply only after a restart');
+    assert.deepEqual(warning?.plugins, ['config-reload at plugins[0]']);
+  });
+
+  it('a plugins entry with invalid options is refused with its key path, and the plugins in force stay', async () => {
+    const file = path.join(dir, 'bad-plugin.yaml');
+    const good = `plugins:\n  - { use: config-reload, options: { watch: false } }\n  - { use: headers, options: { response: { set: { x-stage: kept } } } }\n`;
+    const { connector, lines, host } = await connectorFor(file, rules(originA, good));
+    await writeFile(file, rules(originB, good.replace('x-stage: kept', 'x-stage: kept, bogus: 1')));
+    assert.equal(await connector.reload(), false);
+    const line = lines.find((l) => l.msg === 'config reload refused; the config in force stays');
+    assert.match(String(line?.err), /plugins\[1\]/);
+    const reply = await visit(edge.url, '/', { host });
+    assert.equal(reply.text, 'A');
+    assert.equal(reply.headers['x-stage'], 'kept');
+  });
 });
+
