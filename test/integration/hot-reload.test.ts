@@ -166,7 +166,7 @@ describe('connector config reload', () => {
     assert.equal(connector.config.plugins?.length, 1);
   });
 
-  it('a change to a plugin that keeps state (config-reload's watcher) is named as taking a restart, and the rest applies', async () => {
+  it('a change to a plugin that keeps state (the config-reload watcher) is named as taking a restart, and the rest applies', async () => {
     const file = path.join(dir, 'lasting.yaml');
     const watch = (debounce: string) => `  - { use: config-reload, options: { debounceMs: ${debounce} } }\n`;
     const { lines, host } = await connectorFor(file, rules(originA, `plugins:\n${watch('50')}`));
