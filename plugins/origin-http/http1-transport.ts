@@ -5,7 +5,7 @@ import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import { OriginError, endToEndHeaders, type RequestContext } from 'burrow';
 import type { HttpOriginOptions } from './options.ts';
 import type { HttpOriginTarget, HttpTransport } from './origin.ts';
@@ -20,13 +20,82 @@ interface Pending {
   ctx: RequestContext;
   resolve: () => void;
   reject: (error: OriginError) => void;
+  /** The tunnel stream of a plain request (none for upgrades, whose socket stands in for it). */
+  stream?: ServerHttp2Stream;
   timedOut?: 'connect' | 'tls' | 'response';
+  /** Runs from the moment the outgoing request has a socket until the origin starts its answer. */
+  responseTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The request as http-proxy-3 reads it: an HTTP/1.1 request with the visitor's headers as the middleware left
+ * them, without the HTTP/2 pseudo-headers, and with Host (`:authority`, or `httpHostHeader`) last, where
+ * http-proxy-3 puts it. Given the compat request instead, http-proxy-3 copies its headers and deletes the
+ * pseudo-headers from the copy twice over, which leaves an object V8 handles slowly all the way through
+ * http.request.
+ */
+class OutgoingRequest {
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  readonly httpVersion = '1.1';
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string | string[]>;
+
+  constructor(
+    readonly source: Http2ServerRequest,
+    hostHeader: string | undefined,
+  ) {
+    this.method = source.method;
+    this.url = source.url;
+    this.headers = outgoingHeaders(source.headers, hostHeader);
+  }
+
+  get socket(): Http2ServerRequest['socket'] {
+    return this.source.socket;
+  }
+
+  get connection(): Http2ServerRequest['socket'] {
+    return this.source.socket;
+  }
+
+  /** http-proxy-3 listens for the request's errors. */
+  on(event: string, listener: (...args: unknown[]) => void): this {
+    this.source.on(event, listener);
+    return this;
+  }
+}
+
+function outgoingHeaders(headers: Http2ServerRequest['headers'], hostHeader: string | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ':' */ || name === 'host') continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  const host = hostHeader ?? headers[':authority'] ?? headers.host;
+  if (host !== undefined) out.host = host;
+  return out;
+}
+
+/** The body of a request without one: the outgoing request ends as soon as http-proxy-3 hands it over. */
+const NO_BODY = {
+  pipe(proxyReq: http.ClientRequest): http.ClientRequest {
+    proxyReq.end();
+    return proxyReq;
+  },
+} as unknown as Stream;
+
+function expireResponse(pending: Pending, proxyReq: http.ClientRequest): void {
+  pending.timedOut = 'response';
+  proxyReq.destroy(new Error('origin response timeout'));
 }
 
 export class Http1Transport implements HttpTransport {
   private readonly proxy: ProxyServer;
   private readonly agent: http.Agent;
-  private readonly pending = new WeakMap<Http2ServerRequest, Pending>();
+  /** Keyed by the request object handed to http-proxy-3 (an OutgoingRequest, or an upgrade's UpgradeRequest). */
+  private readonly pending = new WeakMap<object, Pending>();
   private readonly target: HttpOriginTarget;
   private readonly options: HttpOriginOptions;
 
@@ -64,43 +133,42 @@ export class Http1Transport implements HttpTransport {
       ca: ca?.toString(),
       ...(secure ? { ssl: { servername } } : {}),
     });
-    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req as unknown as Http2ServerRequest, socket));
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req as unknown as Http2ServerRequest, res as unknown as Http2ServerResponse));
-    this.proxy.on('proxyReqWs', (proxyReq, req, socket) => this.watchUpgrade(proxyReq, req as unknown as Http2ServerRequest, socket as Duplex));
+    this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req, socket));
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as unknown as Http2ServerResponse));
+    this.proxy.on('proxyReqWs', (proxyReq, req, socket) => this.watchUpgrade(proxyReq, req, socket as Duplex));
     // Errors of the visitor's side of a WebSocket; the tunnel stream's own teardown handles them.
     this.proxy.on('error', () => undefined);
   }
 
   serve(ctx: RequestContext): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { ctx, resolve, reject };
-      this.pending.set(ctx.req, pending);
-      const target = this.proxyTarget;
+      const pending: Pending = { ctx, resolve, reject, stream: ctx.req.stream };
+      const req = new OutgoingRequest(ctx.req, this.options.httpHostHeader);
+      this.pending.set(req, pending);
       this.proxy.web(
-        ctx.req as never,
+        req as never,
         ctx.res as never,
-        {
-          target,
-          headers: this.options.httpHostHeader ? { host: this.options.httpHostHeader } : undefined,
-          auth: this.target.auth,
-          buffer: relaysBody(ctx.req) ? this.requestBody(ctx) : undefined,
-        },
+        { target: this.proxyTarget, auth: this.target.auth, buffer: this.requestBody(ctx, req) },
         (error: Error) => reject(this.classify(error, pending)),
       );
     });
   }
 
   /**
-   * Stands in for the request body http-proxy-3 pipes to the origin, to get hold of the outgoing
-   * request it would not show us: to relay the origin's 100 Continue (http-proxy-3 emits no
-   * `proxyReq` for Expect requests) and to send the visitor's request trailers before the end.
+   * What http-proxy-3 pipes to the origin as the request body: nothing for a request without one; for Expect:
+   * 100-continue or a body of unknown length (it may end in trailers), a stand-in that gets hold of the outgoing
+   * request http-proxy-3 would not show us, to relay the origin's 100 Continue (http-proxy-3 emits no `proxyReq`
+   * for Expect requests) and to send the visitor's request trailers before the end; otherwise the request itself.
    */
-  private requestBody(ctx: RequestContext): Stream {
+  private requestBody(ctx: RequestContext, outgoing: OutgoingRequest): Stream {
     const { req, res } = ctx;
+    const expect = req.headers.expect !== undefined;
+    if (!expect && req.stream.endAfterHeaders) return NO_BODY;
+    if (!expect && req.headers['content-length'] !== undefined) return req as unknown as Stream;
     const pipe = (proxyReq: http.ClientRequest) => {
-      if (req.headers.expect !== undefined) {
+      if (expect) {
         proxyReq.once('continue', () => res.writeContinue());
-        proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, req, socket));
+        proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, outgoing, socket));
       }
       req.pipe(proxyReq, { end: false });
       req.once('end', () => {
@@ -121,7 +189,7 @@ export class Http1Transport implements HttpTransport {
     await new Promise<void>((resolve, reject) => {
       const req = upgradeRequest(ctx, socket);
       const pending: Pending = { ctx, resolve, reject };
-      this.pending.set(req as never, pending);
+      this.pending.set(req, pending);
       socket.once('close', () => resolve());
       const target = this.proxyTarget;
       this.proxy.ws(
@@ -136,7 +204,7 @@ export class Http1Transport implements HttpTransport {
   }
 
   /** Timers as for plain requests; and when either side of an upgraded connection closes, so does the other. */
-  private watchUpgrade(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Duplex): void {
+  private watchUpgrade(proxyReq: http.ClientRequest, req: object, socket: Duplex): void {
     proxyReq.once('socket', (outgoing: Socket) => this.watch(proxyReq, req, outgoing));
     proxyReq.once('upgrade', (_res, proxySocket: Socket) => {
       if (socket.destroyed) proxySocket.destroy();
@@ -148,11 +216,39 @@ export class Http1Transport implements HttpTransport {
   }
 
   /** Starts the connect and response timers once the outgoing request has a socket. */
-  private watch(proxyReq: http.ClientRequest, req: Http2ServerRequest, socket: Socket): void {
+  private watch(proxyReq: http.ClientRequest, req: object, socket: Socket): void {
     const pending = this.pending.get(req);
     if (!pending) return;
-    if (!proxyReq.reusedSocket) socket.setKeepAlive(true, this.options.tcpKeepAlive);
-    const expire = (kind: 'connect' | 'tls' | 'response') => () => {
+    if (!proxyReq.reusedSocket) {
+      socket.setKeepAlive(true, this.options.tcpKeepAlive);
+      this.watchConnect(proxyReq, socket, pending);
+    }
+    pending.responseTimer = setTimeout(expireResponse, this.options.responseTimeout, pending, proxyReq);
+    const stream = pending.stream;
+    if (!stream) {
+      // An upgrade may answer with 101 (no 'response'), or refuse with an ordinary response.
+      const answered = () => clearTimeout(pending.responseTimer);
+      proxyReq.once('response', answered);
+      proxyReq.once('upgrade', answered);
+      proxyReq.once('close', answered);
+      return;
+    }
+    // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
+    // request so a long poll or an event stream does not hold the origin's connection open forever.
+    // (`respond` stops the response timer when the answer starts.)
+    const cancel = () => {
+      if (!proxyReq.destroyed && !(proxyReq as { res?: http.IncomingMessage }).res?.complete) proxyReq.destroy();
+    };
+    stream.once('close', cancel);
+    proxyReq.once('close', () => {
+      clearTimeout(pending.responseTimer);
+      stream.off('close', cancel);
+    });
+  }
+
+  /** A fresh connection must connect within connectTimeout, and a TLS one finish its handshake within tlsTimeout. */
+  private watchConnect(proxyReq: http.ClientRequest, socket: Socket, pending: Pending): void {
+    const expire = (kind: 'connect' | 'tls') => () => {
       pending.timedOut = kind;
       proxyReq.destroy(new Error(`origin ${kind} timeout`));
     };
@@ -161,8 +257,7 @@ export class Http1Transport implements HttpTransport {
       socket.once('connect', () => clearTimeout(connectTimer));
       socket.once('close', () => clearTimeout(connectTimer));
     }
-    // A fresh TLS socket must finish its handshake within tlsTimeout once TCP is up; pooled ones already did.
-    if (socket instanceof TLSSocket && !proxyReq.reusedSocket) {
+    if (socket instanceof TLSSocket) {
       let tlsTimer: NodeJS.Timeout | undefined;
       const startHandshakeTimer = () => (tlsTimer = setTimeout(expire('tls'), this.options.tlsTimeout));
       if (socket.connecting) socket.once('connect', startHandshakeTimer);
@@ -170,26 +265,11 @@ export class Http1Transport implements HttpTransport {
       socket.once('secureConnect', () => clearTimeout(tlsTimer));
       socket.once('close', () => clearTimeout(tlsTimer));
     }
-    const responseTimer = setTimeout(expire('response'), this.options.responseTimeout);
-    const answered = () => clearTimeout(responseTimer);
-    proxyReq.once('response', answered);
-    // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
-    // request so a long poll or an event stream does not hold the origin's connection open forever.
-    // Upgrades have no tunnel stream here (watchUpgrade ties both sockets together) and may answer with 101.
-    const stream = req.stream as Http2ServerRequest['stream'] | undefined;
-    const cancel = () => {
-      if (!proxyReq.destroyed && !(proxyReq as { res?: http.IncomingMessage }).res?.complete) proxyReq.destroy();
-    };
-    if (stream) stream.once('close', cancel);
-    else proxyReq.once('upgrade', answered);
-    proxyReq.once('close', () => {
-      clearTimeout(responseTimer);
-      stream?.off('close', cancel);
-    });
   }
 
-  private respond(proxyRes: http.IncomingMessage, req: Http2ServerRequest, res: Http2ServerResponse): void {
+  private respond(proxyRes: http.IncomingMessage, req: object, res: Http2ServerResponse): void {
     const pending = this.pending.get(req);
+    if (pending) clearTimeout(pending.responseTimer);
     const headers = endToEndHeaders(proxyRes.headers, AS_SENT);
     if (res.stream.destroyed) {
       proxyRes.destroy();
@@ -230,11 +310,6 @@ export class Http1Transport implements HttpTransport {
     this.agent.destroy();
     this.proxy.close();
   }
-}
-
-/** Requests whose body needs `requestBody`: Expect: 100-continue, or a body of unknown length (it may end in trailers). */
-function relaysBody(req: Http2ServerRequest): boolean {
-  return req.headers.expect !== undefined || (req.headers['content-length'] === undefined && !req.stream.endAfterHeaders);
 }
 
 function proxyTargetOf({ url, socketPath }: HttpOriginTarget): never {
