@@ -9,6 +9,7 @@ import type { Logger } from '../kernel/logger.ts';
 import { compose } from '../kernel/middleware.ts';
 import { Headers } from '../transport/protocol.ts';
 import { isHopByHop } from '../transport/hop-by-hop.ts';
+import { mustPause, relay } from '../transport/relay.ts';
 import type { ConnectionTable } from './connections.ts';
 import type { EdgeHooks } from './hooks.ts';
 import { VISITOR_HEADERS, requestHeaders, responseHeaders } from './forwarding-headers.ts';
@@ -190,10 +191,10 @@ export class VisitorProxy {
     // Read now: a closed stream no longer knows its session.
     const session = opened.session as ClientHttp2Session | undefined;
 
-    // .pipe() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
+    // relay() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
     // call, which builds a DOMException with a stack trace on every request.
     if (!endStream) {
-      req.pipe(opened);
+      relay(req, opened);
       req.once('error', () => {
         if (!opened.destroyed) opened.close(h2.NGHTTP2_CANCEL);
       });
@@ -292,7 +293,8 @@ function filterTrailers(trailers: Http2Headers): Record<string, string> {
 /**
  * Copies the tunnel stream's body to the visitor, like `stream.pipe(res)`, except that the DATA frames decrypted in
  * one turn of the event loop leave in one socket write instead of one write (and one syscall) per 16 KiB TLS
- * record. Backpressure is kept: the stream pauses while the visitor's socket holds more than its high-water mark.
+ * record. Backpressure is kept: the stream pauses while the visitor's socket holds RELAY_BUFFER (relay.ts) or more (pausing at
+ * the socket's 16 KiB high-water mark would write, and resume the stream, once per frame).
  */
 export function relayBody(source: Readable, res: ServerResponse): void {
   let corked = false;
@@ -306,7 +308,7 @@ export function relayBody(source: Readable, res: ServerResponse): void {
       res.cork();
       setImmediate(uncork);
     }
-    if (!res.write(chunk)) source.pause();
+    if (!res.write(chunk) && mustPause(res)) source.pause();
   });
   res.on('drain', () => source.resume());
   source.once('end', () => res.end());

@@ -9,6 +9,7 @@ import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 
 import { OriginError, endToEndHeaders, type RequestContext } from 'burrow';
 import type { HttpOriginOptions } from './options.ts';
 import type { HttpOriginTarget, HttpTransport } from './origin.ts';
+import { relay } from './relay.ts';
 import { TunnelSocket, upgradeRequest } from './tunnel-socket.ts';
 
 /** What an upgrade brings besides the socket: nothing, since the tunnel stream carries the visitor's bytes. */
@@ -158,19 +159,23 @@ export class Http1Transport implements HttpTransport {
    * What http-proxy-3 pipes to the origin as the request body: nothing for a request without one; for Expect:
    * 100-continue or a body of unknown length (it may end in trailers), a stand-in that gets hold of the outgoing
    * request http-proxy-3 would not show us, to relay the origin's 100 Continue (http-proxy-3 emits no `proxyReq`
-   * for Expect requests) and to send the visitor's request trailers before the end; otherwise the request itself.
+   * for Expect requests) and to send the visitor's request trailers before the end; otherwise a stand-in that
+   * relays the body (relay.ts).
    */
   private requestBody(ctx: RequestContext, outgoing: OutgoingRequest): Stream {
     const { req, res } = ctx;
     const expect = req.headers.expect !== undefined;
     if (!expect && req.stream.endAfterHeaders) return NO_BODY;
-    if (!expect && req.headers['content-length'] !== undefined) return req as unknown as Stream;
     const pipe = (proxyReq: http.ClientRequest) => {
+      if (!expect && req.headers['content-length'] !== undefined) {
+        relay(req, proxyReq);
+        return proxyReq;
+      }
       if (expect) {
         proxyReq.once('continue', () => res.writeContinue());
         proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, outgoing, socket));
       }
-      req.pipe(proxyReq, { end: false });
+      relay(req, proxyReq, false);
       req.once('end', () => {
         if (Object.keys(req.trailers).length) proxyReq.addTrailers(req.trailers);
         proxyReq.end();

@@ -1,0 +1,38 @@
+// Copies a body from one stream to another with backpressure measured in bytes held, not in writes refused.
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * How much the destination may hold before the source pauses. Far above Node's 16 KiB high-water mark: pausing there
+ * stops and restarts the source (a socket: two epoll_ctl calls) once per chunk of a large body.
+ */
+export const RELAY_BUFFER = 256 * 1024;
+
+/**
+ * `source.pipe(destination)`, except that the source pauses only while the destination holds RELAY_BUFFER bytes or
+ * more (its `writableLength`), and resumes on its next 'drain'. Only for destinations whose `writableLength` counts
+ * everything they buffer (sockets, HTTP/2 streams, outgoing requests; see mustPause); a destination that closes stops
+ * the relay.
+ */
+/**
+ * After a write was refused: pause at RELAY_BUFFER, or at once if the destination holds less than its high-water
+ * mark, i.e. what refused the write buffers somewhere `writableLength` does not see (a wrapped `write`).
+ */
+export function mustPause(destination: { readonly writableLength: number; readonly writableHighWaterMark: number }): boolean {
+  const held = destination.writableLength;
+  return held >= RELAY_BUFFER || held < destination.writableHighWaterMark;
+}
+
+export function relay(source: Readable, destination: Writable, end = true): void {
+  const onData = (chunk: Buffer) => {
+    if (!destination.write(chunk) && mustPause(destination)) source.pause();
+  };
+  const onDrain = () => source.resume();
+  source.on('data', onData);
+  destination.on('drain', onDrain);
+  if (end) source.once('end', () => destination.end());
+  destination.once('close', () => {
+    source.off('data', onData);
+    destination.off('drain', onDrain);
+    source.pause();
+  });
+}
