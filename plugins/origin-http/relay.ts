@@ -10,10 +10,21 @@ const RELAY_BUFFER = 256 * 1024;
 /**
  * `source.pipe(destination)`, except that the source pauses only while the destination holds RELAY_BUFFER bytes or
  * more (or, when a write was refused while it holds less than its high-water mark, at once), and resumes on its next
- * 'drain'. A destination that closes stops the relay.
+ * 'drain'. The chunks of one turn of the event loop (HTTP/2 hands them over a few KiB at a time) leave in one write.
+ * A destination that closes stops the relay.
  */
 export function relay(source: Readable, destination: Writable, end = true): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    destination.uncork();
+  };
   const onData = (chunk: Buffer) => {
+    if (!corked) {
+      corked = true;
+      destination.cork();
+      setImmediate(uncork);
+    }
     if (destination.write(chunk)) return;
     const held = destination.writableLength;
     if (held >= RELAY_BUFFER || held < destination.writableHighWaterMark) source.pause();
