@@ -21,7 +21,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const WARMUP = 3;
 /** Which targets and loads to run, e.g. BENCH_TARGETS=burrow BENCH_LOADS="GET /" while profiling (BENCH_WS_DURATION=0 skips the WebSocket rows). */
 const TARGETS = (process.env.BENCH_TARGETS ?? 'direct,burrow').split(',');
-const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m,static,network').split(',');
+const LOADS = (process.env.BENCH_LOADS ?? 'GET /,GET /1m,100m,static,network').split(',');
 /** Extra node flags for the edge and the connector, e.g. BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const WS_SOCKETS = 1000;
@@ -37,7 +37,8 @@ let stopping = false;
 if (process.argv[2] === '--origin') startOrigin();
 else await main();
 
-/** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, POST /echo -> the body,
+/** The origin, in its own process: GET / -> "hello", GET /1m -> 1 MiB of random bytes, GET /100m -> 100 MiB (the 1 MiB
+ * 100 times), POST /echo -> the body, POST /sink -> the number of body bytes it read,
  * WebSocket echo, GET /static/... -> files of $BENCH_STATIC_DIR served with `send` (the direct side of the static-files section). */
 function startOrigin(): void {
   const small = Buffer.from('hello');
@@ -46,6 +47,12 @@ function startOrigin(): void {
     if (req.method === 'GET' && req.url === '/') res.writeHead(200, { 'content-type': 'text/plain', 'content-length': small.length }).end(small);
     else if (req.method === 'GET' && req.url === '/1m') res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': big.length }).end(big);
     else if (req.method === 'POST' && req.url === '/echo') req.pipe(res.writeHead(200, { 'content-type': 'application/octet-stream' }));
+    else if (req.method === 'GET' && req.url === '/100m') sendRepeated(res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 100 * big.length }), big, 100);
+    else if (req.method === 'POST' && req.url === '/sink') {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      req.once('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(String(bytes)));
+    }
     else if (req.method === 'GET' && req.url?.startsWith('/static/')) send(req, req.url.slice('/static'.length), { root: process.env.BENCH_STATIC_DIR! }).pipe(res);
     else res.writeHead(404, { 'content-length': 0 }).end();
   });
@@ -53,6 +60,19 @@ function startOrigin(): void {
   const sockets = new WebSocketServer({ server, perMessageDeflate: false });
   sockets.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   server.listen(0, '127.0.0.1', () => console.log(`origin ready ${JSON.stringify(server.address())}`));
+}
+
+/** Writes `chunk` `times` times, waiting for the socket to drain whenever it is full. */
+function sendRepeated(res: http.ServerResponse, chunk: Buffer, times: number): void {
+  let left = times;
+  const more = (): void => {
+    while (left > 0) {
+      left--;
+      if (left === 0) return void res.end(chunk);
+      if (!res.write(chunk)) return void res.once('drain', more);
+    }
+  };
+  more();
 }
 
 async function main(): Promise<void> {
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
   }
   report(results, [['edge', memory('edge')], ['connector', memory('connector')]]);
   for (const [key, micros] of cpuPerRequest) console.log(`${`${key} CPU per request:`.padEnd(30)} ${micros.toFixed(0)} µs`);
+  if (LOADS.includes('100m')) await singleTransferSection(direct, burrow);
   if (LOADS.includes('static')) await staticFilesSection(tool, direct.base, burrow.base);
   if (LOADS.includes('network')) await networkSection(tool, direct.base);
   await stopAll();
@@ -327,6 +348,52 @@ function report(results: Map<string, Result>, memories: Array<[string, string]>)
   for (const [name, value] of memories) console.log(`${`${name} RSS after the run:`.padEnd(30)} ${value}`);
 }
 
+/**
+ * One 100 MiB download (GET /100m) and one 100 MiB upload (POST /sink) at a time, with curl (or node's http client
+ * without it): MiB/s, and for Burrow the CPU time the edge and the connector spent per MiB.
+ */
+async function singleTransferSection(direct: Target, burrow: Target): Promise<void> {
+  const size = 100 * 2 ** 20;
+  const file = path.join(work, '100m.bin');
+  writeFileSync(file, Buffer.concat(Array.from({ length: 100 }, () => randomBytes(2 ** 20))));
+  const curl = !spawnSync('curl', ['--version']).error;
+  const transfer = async (target: Target, up: boolean): Promise<number> => {
+    const started = performance.now();
+    if (curl) {
+      const args = ['-sS', '-o', '/dev/null', '-w', '%{size_download} %{size_upload}', ...(target.host ? ['-H', `Host: ${target.host}`] : [])];
+      const out = await run('curl', up ? [...args, '-X', 'POST', '-T', file, `${target.base}/sink`] : [...args, `${target.base}/100m`], {}, 120);
+      const [down, sent] = out.trim().split(' ').map(Number);
+      if ((up ? sent : down) !== size) throw new Error(`${target.name}: the 100 MiB ${up ? 'upload' : 'download'} moved ${up ? sent : down} bytes`);
+    } else {
+      const answer = await call(target, up ? 'POST' : 'GET', up ? '/sink' : '/100m', up ? readFileSync(file) : undefined);
+      if ((up ? Number(answer.body.toString()) : answer.body.length) !== size) throw new Error(`${target.name}: the 100 MiB ${up ? 'upload' : 'download'} came out short`);
+    }
+    return size / 2 ** 20 / ((performance.now() - started) / 1000);
+  };
+  console.log(`\nOne 100 MiB transfer at a time (best of 3, with ${curl ? 'curl' : "node's http client"}):`);
+  const rows = [['', 'direct MiB/s', 'burrow MiB/s', 'burrow/direct', 'edge CPU ms/MiB', 'connector CPU ms/MiB']];
+  for (const up of [false, true]) {
+    const best = { direct: 0, burrow: 0 };
+    let cpu = { edge: Infinity, connector: Infinity };
+    for (const target of [direct, burrow]) {
+      for (let i = 0; i < 3; i++) {
+        const before = cpuTimes();
+        best[target.name] = Math.max(best[target.name], await transfer(target, up));
+        const after = cpuTimes();
+        if (target.name === 'burrow') {
+          const edge = ((after.edge - before.edge) * 1000) / 100;
+          const connector = ((after.connector - before.connector) * 1000) / 100;
+          if (edge + connector < cpu.edge + cpu.connector) cpu = { edge, connector };
+        }
+      }
+    }
+    rows.push([up ? '100 MiB upload' : '100 MiB download', best.direct.toFixed(0), best.burrow.toFixed(0), `${(best.burrow / best.direct).toFixed(2)}x`, cpu.edge.toFixed(2), cpu.connector.toFixed(2)]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  console.log();
+  for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('   '));
+}
+
 /** The folder the static-files section serves: one 1 MiB file of random bytes. */
 function writeStaticFiles(): string {
   const dir = path.join(work, 'static');
@@ -416,13 +483,13 @@ async function networkSection(tool: string, originBase: string): Promise<void> {
   console.log(`added p50 per hop (1 conn)        ${perHop.toFixed(2)} ms`);
 }
 
-/** SIGTERM (graceful), then SIGKILL whatever is still running after 5 s. */
+/** SIGTERM (graceful), then SIGKILL whatever is still running after 30 s (a process run with --cpu-prof writes its profile on the way out). */
 async function stopAll(): Promise<void> {
   stopping = true;
   for (const child of helpers) child.kill('SIGKILL');
   const running = [...children.values()].reverse().filter((child) => child.exitCode === null && child.signalCode === null);
   await Promise.all(running.map((child) => new Promise<void>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.once('exit', () => (clearTimeout(timer), resolve()));
     child.kill('SIGTERM');
   })));
