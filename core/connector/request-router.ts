@@ -13,8 +13,11 @@ import { OriginError, type Origin, type RequestContext } from './origin.ts';
 export type ConnectorMiddleware = Middleware<RequestContext>;
 export type RequestHandlerFn = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 
+const MAX_HOSTS = 1024;
+
 export class RequestRouter {
   private readonly chains = new Map<IngressRule, (ctx: RequestContext) => Promise<void>>();
+  private readonly hostnames = new Map<string, string>();
 
   constructor(
     private readonly ingress: Ingress,
@@ -36,7 +39,7 @@ export class RequestRouter {
   }
 
   readonly handle = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    const hostname = normalizeHost(String(req.headers[':authority'] ?? req.headers.host ?? ''));
+    const hostname = this.hostnameOf(String(req.headers[':authority'] ?? req.headers.host ?? ''));
     const path = req.url || '/';
     const query = path.indexOf('?');
     const rule = this.ingress.match(hostname, query < 0 ? path : path.slice(0, query));
@@ -55,6 +58,17 @@ export class RequestRouter {
     if (upgradeProtocol) (ctx as { upgrade?: string }).upgrade = String(upgradeProtocol);
     this.chains.get(rule)!(ctx).catch((error) => this.fail(ctx, error));
   };
+
+  /** normalizeHost, remembered for the few authorities a tunnel serves (bounded: forgets all past MAX_HOSTS). */
+  private hostnameOf(authority: string): string {
+    let hostname = this.hostnames.get(authority);
+    if (hostname === undefined) {
+      if (this.hostnames.size >= MAX_HOSTS) this.hostnames.clear();
+      hostname = normalizeHost(authority);
+      this.hostnames.set(authority, hostname);
+    }
+    return hostname;
+  }
 
   private fail(ctx: RequestContext, error: unknown): void {
     const status = error instanceof OriginError ? error.status : 502;

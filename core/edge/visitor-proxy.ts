@@ -155,8 +155,8 @@ export class VisitorProxy {
 
   /** Where the request goes (a local connection, or another PoP by a plugin's Forwarding), decided anew on a retry. */
   private async dispatch(ctx: VisitorContext, retries: number, avoid?: ClientHttp2Session): Promise<void> {
-    const tunnel = ctx.tunnel!;
-    let open: OpenStream = (headers, options, avoiding) => this.table.openStream(tunnel.id, headers, options, avoiding)?.stream;
+    // Undefined: a local connection of the tunnel (the table is asked directly, without a closure per request).
+    let open: OpenStream | undefined;
     if (this.hooks.resolveForwarding.isUsed()) {
       const forwarding = await this.hooks.resolveForwarding.promise(ctx);
       if (forwarding) {
@@ -164,7 +164,7 @@ export class VisitorProxy {
         open = (headers, options) => forwarding.open(headers, options);
       }
     }
-    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, open, this.log);
+    if (ctx.upgrade) return forwardUpgrade(ctx, ctx.upgrade, open ?? this.localStreams(ctx.tunnel!.id), this.log);
 
     const endStream = !hasBody(ctx.req);
     // A chunked request may end with trailers; HTTP/2 carries them as a last HEADERS frame.
@@ -172,24 +172,29 @@ export class VisitorProxy {
     this.send(ctx, open, { endStream, waitForTrailers }, retries, avoid);
   }
 
+  private localStreams(tunnelId: string): OpenStream {
+    return (headers, options, avoiding) => this.table.openStream(tunnelId, headers, options, avoiding)?.stream;
+  }
+
   /**
    * Opens the request's stream and relays both ways. An idempotent request without a body whose stream breaks before
    * any byte of the answer came back is sent `retries` more times, each on another connection than the one that broke.
    */
-  private send(ctx: VisitorContext, open: OpenStream, options: { endStream: boolean; waitForTrailers: boolean }, retries: number, avoid?: ClientHttp2Session): void {
+  private send(ctx: VisitorContext, open: OpenStream | undefined, options: { endStream: boolean; waitForTrailers: boolean }, retries: number, avoid?: ClientHttp2Session): void {
     const { req, res, ray } = ctx;
     const { endStream, waitForTrailers } = options;
     let stream: ClientHttp2Stream | undefined;
     try {
-      stream = open(requestHeaders(ctx), options, avoid);
+      const headers = requestHeaders(ctx);
+      stream = open ? open(headers, options, avoid) : this.table.openStream(ctx.tunnel!.id, headers, options, avoid)?.stream;
     } catch (error) {
       this.log.warn({ err: (error as Error).message, ray }, 'could not open a stream toward the connector');
       return statusPage(res, 502, ray);
     }
     if (!stream) return avoid ? statusPage(res, 502, ray, BROKE) : statusPage(res, 530, ray);
     const opened = stream;
-    // Read now: a closed stream no longer knows its session.
-    const session = opened.session as ClientHttp2Session | undefined;
+    // The session is read now: a closed stream no longer knows it.
+    const attempt: Attempt = { retries, session: opened.session as ClientHttp2Session | undefined, answered: false, broken: false };
 
     // relay() rather than stream.pipeline(): pipeline allocates and aborts an AbortController per
     // call, which builds a DOMException with a stack trace on every request.
@@ -200,11 +205,10 @@ export class VisitorProxy {
       });
     }
     if (waitForTrailers) opened.once('wantTrailers', () => opened.sendTrailers(requestTrailers(req)));
-    // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us).
-    opened.once('continue', () => res.writeContinue());
-    let answered = false;
+    // The origin's own 100 Continue (the visitor server leaves Expect: 100-continue to us; none comes without it).
+    if (req.headers.expect !== undefined) opened.once('continue', () => res.writeContinue());
     opened.once('response', (headers) => {
-      answered = true;
+      attempt.answered = true;
       if (originErrorPage(res, headers, opened, ray)) return;
       const status = Number(headers[':status']);
       res.writeHead(status, responseHeaders(headers, ray));
@@ -212,29 +216,15 @@ export class VisitorProxy {
       else relayBody(opened, res);
     });
     opened.once('trailers', (trailers) => res.addTrailers(filterTrailers(trailers)));
-    let broken = false;
-    const broke = () => {
-      if (broken) return;
-      broken = true;
-      if (!answered && retries > 0 && !res.headersSent && !res.destroyed) {
-        this.log.debug({ ray }, 'tunnel stream broke before the answer; retrying on another connection');
-        this.dispatch(ctx, retries - 1, session).catch((error) => {
-          this.log.warn({ err: (error as Error).message, ray }, 'could not retry the request');
-          statusPage(res, 502, ray, BROKE);
-        });
-        return;
-      }
-      statusPage(res, 502, ray, BROKE);
-    };
     opened.once('error', (error) => {
       this.log.debug({ err: error.message, ray }, 'tunnel stream failed');
-      broke();
+      this.broke(ctx, attempt);
     });
     // A stream can also close without an error (the edge dropped the connection: missed heartbeats, a deleted
     // tunnel): answer 502 (or retry) if nothing was sent yet, otherwise cut the visitor's response short.
     opened.once('close', () => {
       if (res.writableEnded || res.destroyed || opened.readableEnded) return;
-      broke();
+      this.broke(ctx, attempt);
     });
     // Cancel only a stream still in use: a reset on a finished stream counts as an invalid frame
     // at the connector, and nghttp2 drops the whole connection after 1000 of those.
@@ -242,6 +232,32 @@ export class VisitorProxy {
       if (!res.writableFinished && !opened.closed && !opened.destroyed) opened.close(h2.NGHTTP2_CANCEL);
     });
   }
+
+  /** The request's stream broke (an error, or a close before the end): retry it if it may be, else answer 502. */
+  private broke(ctx: VisitorContext, attempt: Attempt): void {
+    if (attempt.broken) return;
+    attempt.broken = true;
+    const { res, ray } = ctx;
+    if (!attempt.answered && attempt.retries > 0 && !res.headersSent && !res.destroyed) {
+      this.log.debug({ ray }, 'tunnel stream broke before the answer; retrying on another connection');
+      this.dispatch(ctx, attempt.retries - 1, attempt.session).catch((error) => {
+        this.log.warn({ err: (error as Error).message, ray }, 'could not retry the request');
+        statusPage(res, 502, ray, BROKE);
+      });
+      return;
+    }
+    statusPage(res, 502, ray, BROKE);
+  }
+}
+
+/** One try at sending a request on a tunnel stream. */
+interface Attempt {
+  readonly retries: number;
+  /** The session the stream runs on, which a retry avoids. */
+  readonly session?: ClientHttp2Session;
+  /** The connector's response headers came. */
+  answered: boolean;
+  broken: boolean;
 }
 
 const REFUSED = Symbol('burrow.refused');
@@ -297,19 +313,20 @@ function filterTrailers(trailers: Http2Headers): Record<string, string> {
  * the socket's 16 KiB high-water mark would write, and resume the stream, once per frame).
  */
 export function relayBody(source: Readable, res: ServerResponse): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
+  const batch = { res, corked: false };
   source.on('data', (chunk: Buffer) => {
-    if (!corked) {
-      corked = true;
+    if (!batch.corked) {
+      batch.corked = true;
       res.cork();
-      setImmediate(uncork);
+      setImmediate(uncorkBatch, batch);
     }
     if (!res.write(chunk) && mustPause(res)) source.pause();
   });
   res.on('drain', () => source.resume());
   source.once('end', () => res.end());
+}
+
+function uncorkBatch(batch: { res: ServerResponse; corked: boolean }): void {
+  batch.corked = false;
+  batch.res.uncork();
 }

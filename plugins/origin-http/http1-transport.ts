@@ -87,6 +87,10 @@ const NO_BODY = {
   },
 } as unknown as Stream;
 
+function cancelUnfinished(proxyReq: http.ClientRequest): void {
+  if (!proxyReq.destroyed && !(proxyReq as { res?: http.IncomingMessage }).res?.complete) proxyReq.destroy();
+}
+
 function expireResponse(pending: Pending, proxyReq: http.ClientRequest): void {
   pending.timedOut = 'response';
   proxyReq.destroy(new Error('origin response timeout'));
@@ -240,10 +244,9 @@ export class Http1Transport implements HttpTransport {
     }
     // The visitor went away (or the tunnel connection died) before the origin finished: cancel the origin
     // request so a long poll or an event stream does not hold the origin's connection open forever.
-    // (`respond` stops the response timer when the answer starts.)
-    const cancel = () => {
-      if (!proxyReq.destroyed && !(proxyReq as { res?: http.IncomingMessage }).res?.complete) proxyReq.destroy();
-    };
+    // (`respond` stops the response timer when the answer starts.) A bound function, not a closure: tsx names
+    // every named closure it creates, which costs more than the closure.
+    const cancel = cancelUnfinished.bind(undefined, proxyReq);
     stream.once('close', cancel);
     proxyReq.once('close', () => {
       clearTimeout(pending.responseTimer);
@@ -290,12 +293,13 @@ export class Http1Transport implements HttpTransport {
       });
     }
     proxyRes.pipe(res);
-    const done = () => pending?.resolve();
-    res.once('finish', done);
-    res.once('close', done);
+    if (pending) {
+      res.once('finish', pending.resolve);
+      res.once('close', pending.resolve);
+    }
     proxyRes.once('error', () => {
       if (!res.stream.destroyed) res.stream.close(2 /* INTERNAL_ERROR */);
-      done();
+      pending?.resolve();
     });
   }
 
