@@ -1,11 +1,11 @@
-// End to end through the CLI: burrow edge, login, tunnel create/list/route/run, ingress validate/rule, and --help.
+// End to end through the CLI: burrow edge, login, tunnel create/list/route/run, ingress validate/rule, demo (--help: cli-help.test.ts).
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removeDir, startOrigin, tempDir, type TestOrigin } from '../helpers/harness.ts';
-import { CliProcess, runCli, type CliResult } from '../helpers/cli.ts';
+import { CliProcess, runCli } from '../helpers/cli.ts';
 import { freePort, visit } from '../helpers/http.ts';
 
 const TOKEN = 'cli-test-admin-token';
@@ -267,100 +267,5 @@ describe('burrow demo', () => {
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }
-  });
-});
-
-describe('burrow --help', () => {
-  const commands = [
-    [],
-    ['edge'],
-    ['login'],
-    ['demo'],
-    ['tunnel'],
-    ['tunnel', 'create'],
-    ['tunnel', 'list'],
-    ['tunnel', 'info'],
-    ['tunnel', 'delete'],
-    ['tunnel', 'route'],
-    ['tunnel', 'route', 'dns'],
-    ['tunnel', 'route', 'explain'],
-    ['tunnel', 'token'],
-    ['tunnel', 'run'],
-    ['tunnel', 'ingress'],
-    ['tunnel', 'ingress', 'validate'],
-    ['tunnel', 'ingress', 'rule'],
-    ['network'],
-    ['network', 'ca'],
-    ['network', 'ca', 'init'],
-    ['network', 'status'],
-    ['network', 'dev'],
-  ];
-  // Each run compiles the CLI once: run every `--help` once and share the output between the tests below.
-  const helps = new Map<string, Promise<CliResult>>();
-  const help = (command: string[]): Promise<CliResult> => {
-    const key = command.join(' ');
-    if (!helps.has(key)) helps.set(key, runCli([...command, '--help'], { ...process.env, BURROW_HOME: path.join(dir, 'help-home') }));
-    return helps.get(key)!;
-  };
-
-  it(`every command (${commands.length}) prints its usage and exits 0`, async () => {
-    const queue = [...commands];
-    const failures: string[] = [];
-    // A few at a time: each run compiles the CLI once.
-    await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        for (let command = queue.shift(); command; command = queue.shift()) {
-          const result = await help(command);
-          const name = ['burrow', ...command].join(' ');
-          if (result.code !== 0) failures.push(`${name} --help exited ${result.code}: ${result.stderr.slice(0, 300)}`);
-          else if (!result.stdout.includes(`Usage: ${name}`)) failures.push(`${name} --help printed no usage line:\n${result.stdout.slice(0, 300)}`);
-        }
-      }),
-    );
-    assert.deepEqual(failures, []);
-  });
-
-  it('every command a --help lists is in the list above, so none is left out', async () => {
-    const known = new Set(commands.map((command) => command.join(' ')));
-    const missing: string[] = [];
-    for (const command of commands) {
-      const { stdout } = await help(command);
-      const section = stdout.split(/^Commands:\n/m)[1] ?? '';
-      for (const [, child] of section.matchAll(/^ {2}([a-z][a-z-]*)/gm)) {
-        const name = [...command, child!].join(' ');
-        if (child !== 'help' && !known.has(name)) missing.push(`burrow ${name}`);
-      }
-    }
-    assert.deepEqual(missing, []);
-  });
-
-  it('lists the commands the built-in plugins contribute beside the core ones', async () => {
-    const listed = async (command: string[]) => [...((await help(command)).stdout.split(/^Commands:\n/m)[1] ?? '').matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]);
-    assert.deepEqual((await listed([])).filter((name) => name !== 'help').sort(), ['demo', 'edge', 'login', 'network', 'tunnel']);
-    assert.deepEqual((await listed(['tunnel'])).sort(), ['create', 'delete', 'info', 'ingress', 'list', 'route', 'run', 'token']);
-  });
-
-  const options: Array<[command: string[], option: RegExp, what: string]> = [
-    [['tunnel'], /--url <url>\s+quick tunnel/, 'the quick tunnel: burrow tunnel --url'],
-    [['tunnel'], /--edge <url>\s+quick tunnel/, 'the quick tunnel edge API'],
-    [['tunnel', 'run'], /--url <url>/, 'tunnel run --url (one origin, no ingress rules)'],
-    [['tunnel', 'run'], /--token <token>[\s\S]*BURROW_TUNNEL_TOKEN/, 'tunnel run --token and its variable'],
-    [['tunnel', 'run'], /--edge <address\.\.\.>/, 'tunnel run --edge'],
-    [['tunnel', 'run'], /-c, --config <file>/, 'tunnel run --config'],
-    [['tunnel', 'run'], /--inspect \[address\][\s\S]*127\.0\.0\.1:4040/, 'tunnel run --inspect and its default address'],
-    [['demo'], /--port <port>/, 'demo --port'],
-  ];
-  for (const [command, option, what] of options) {
-    it(`burrow ${command.join(' ')} --help documents ${what}`, async () => {
-      const result = await help(command);
-      assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, option);
-    });
-  }
-
-  it('burrow --version prints the version', async () => {
-    const result = await runCli(['--version'], process.env);
-    assert.equal(result.code, 0);
-    assert.match(result.stdout.trim(), /^\d+\.\d+\.\d+/);
   });
 });
