@@ -34,6 +34,9 @@ export interface TunnelListenerOptions {
 export class TunnelListener {
   readonly server: tls.Server;
   private readonly sessions = new Set<ClientHttp2Session>();
+  /** When each registered connection was last pinged and last answered a ping (ms since the epoch). */
+  private readonly heartbeats = new Map<EdgeConnection, { lastAck: number; lastPing: number }>();
+  private heartbeatTimer?: NodeJS.Timeout;
 
   constructor(
     tlsOptions: TunnelTlsOptions,
@@ -66,7 +69,11 @@ export class TunnelListener {
     session.on('error', (error) => {
       failure ??= error.message;
     });
+    const timer = setTimeout(() => dropSession(session), this.options.registerTimeoutMs ?? 10_000);
+    // One close listener for the session's own bookkeeping: thousands of idle sessions each keep their listeners.
     session.once('close', () => {
+      clearTimeout(timer);
+      this.sessions.delete(session);
       if (failure !== undefined) this.log.warn({ reason: failure, remote: remoteAddress }, 'tunnel session closed on an error');
     });
     session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
@@ -74,12 +81,9 @@ export class TunnelListener {
       if (code !== 0) this.log.warn({ code, remote: remoteAddress }, 'connector closed the connection with an error');
     });
     session.on('frameError', (type, code, id) => this.log.warn({ type, code, id }, 'tunnel frame error'));
-    session.once('close', () => this.sessions.delete(session));
 
     const control = session.request({ ':method': 'POST', ':path': CONTROL_PATH }, { endStream: false });
     control.on('error', () => dropSession(session));
-    const timer = setTimeout(() => dropSession(session), this.options.registerTimeoutMs ?? 10_000);
-    session.once('close', () => clearTimeout(timer));
     this.runControl(session, control, socket, remoteAddress, timer).catch((error) => {
       // A session error is logged once when the session closes; this is the control stream's own failure.
       if (!session.destroyed && failure === undefined) this.log.debug({ err: (error as Error).message, remote: remoteAddress }, 'control stream ended');
@@ -140,6 +144,7 @@ export class TunnelListener {
     this.startHeartbeat(connection);
     let recorded: Promise<void> | undefined;
     session.once('close', () => {
+      this.heartbeats.delete(connection);
       if (!this.table.remove(connection)) return;
       // After the write that recorded it, so a quick hang-up cannot leave presence behind.
       void (recorded ?? Promise.resolve()).then(() => this.lost(connection));
@@ -174,27 +179,51 @@ export class TunnelListener {
     });
   }
 
-  /** Pings the connector; a connection that misses `heartbeatCount` intervals is closed. */
+  /**
+   * Pings each registered connection every heartbeat interval; one that misses `heartbeatCount` intervals is closed.
+   * One timer for all of them (ticking at an eighth of the interval, so the pings stay spread over it as the
+   * connections registered) instead of a timer and its closures for each of thousands of idle connections.
+   */
   private startHeartbeat(connection: EdgeConnection): void {
+    const now = Date.now();
+    this.heartbeats.set(connection, { lastAck: now, lastPing: now });
+    if (this.heartbeatTimer) return;
+    const { heartbeatIntervalMs } = this.options;
+    this.heartbeatTimer = setInterval(() => this.sweepHeartbeats(), Math.max(10, Math.floor(heartbeatIntervalMs / 8)));
+    this.heartbeatTimer.unref();
+  }
+
+  private sweepHeartbeats(): void {
     const { heartbeatIntervalMs, heartbeatCount } = this.options;
-    let lastAck = Date.now();
-    const timer = setInterval(() => {
-      if (Date.now() - lastAck > heartbeatIntervalMs * heartbeatCount) {
-        this.log.warn({ connection: connection.id }, 'connector missed its heartbeats; closing the connection');
-        clearInterval(timer);
-        dropSession(connection.session);
-        return;
+    const now = Date.now();
+    for (const [connection, beat] of this.heartbeats) {
+      const { session } = connection;
+      if (session.closed || session.destroyed) {
+        this.heartbeats.delete(connection);
+        continue;
       }
-      if (connection.session.closed || connection.session.destroyed) return clearInterval(timer);
-      connection.session.ping((error) => {
-        if (!error) lastAck = Date.now();
+      if (now - beat.lastPing < heartbeatIntervalMs) continue;
+      if (now - beat.lastAck > heartbeatIntervalMs * heartbeatCount) {
+        this.log.warn({ connection: connection.id }, 'connector missed its heartbeats; closing the connection');
+        this.heartbeats.delete(connection);
+        dropSession(session);
+        continue;
+      }
+      beat.lastPing = now;
+      session.ping((error) => {
+        if (!error) beat.lastAck = Date.now();
       });
-    }, heartbeatIntervalMs);
-    timer.unref();
-    connection.session.once('close', () => clearInterval(timer));
+    }
+    if (this.heartbeats.size === 0) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+    }
   }
 
   closeSessions(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.heartbeats.clear();
     for (const session of this.sessions) dropSession(session);
   }
 }
