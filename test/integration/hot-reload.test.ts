@@ -147,16 +147,16 @@ describe('connector config reload', () => {
 
     // New options for a global middleware plugin.
     await writeFile(file, rules(originA, `plugins:\n${watch}${stage('two')}`));
-    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-stage'] === 'two', 2_000, 'the new options within 2 s');
+    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-stage'] === 'two', 10_000, 'the new options');
     // A second one added after it: both run, in list order (the later set wins).
     await writeFile(file, rules(originA, `plugins:\n${watch}${stage('two')}  - { use: headers, name: tag, options: { response: { set: { x-tag: rule } } } }\n`).replace('  - service:', '  - middleware: [tag]\n    service:'));
-    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-tag'] === 'rule', 2_000, 'the named instance on its rule');
+    await eventually(async () => (await visit(edge.url, '/', { host })).headers['x-tag'] === 'rule', 10_000, 'the named instance on its rule');
     // Both removed.
     await writeFile(file, rules(originA, `plugins:\n${watch}`));
     await eventually(async () => {
       const reply = await visit(edge.url, '/', { host });
       return reply.headers['x-stage'] === undefined && reply.headers['x-tag'] === undefined;
-    }, 2_000, 'no header middleware left');
+    }, 10_000, 'no header middleware left');
 
     await traffic.stop();
     const failed = traffic.answers.filter((answer) => answer.status !== 200 || answer.text !== 'A');
@@ -171,7 +171,7 @@ describe('connector config reload', () => {
     const watch = (debounce: string) => `  - { use: config-reload, options: { debounceMs: ${debounce} } }\n`;
     const { lines, host } = await connectorFor(file, rules(originA, `plugins:\n${watch('50')}`));
     await writeFile(file, rules(originB, `plugins:\n${watch('60')}  - { use: headers, options: { response: { set: { x-stage: new } } } }\n`));
-    await eventually(async () => (await visit(edge.url, '/', { host })).text === 'B', 2_000, 'the new rule');
+    await eventually(async () => (await visit(edge.url, '/', { host })).text === 'B', 10_000, 'the new rule');
     assert.equal((await visit(edge.url, '/', { host })).headers['x-stage'], 'new');
     const warning = lines.find((l) => l.msg === 'these plugins changed but apply only after a restart');
     assert.deepEqual(warning?.plugins, ['config-reload at plugins[0]']);
