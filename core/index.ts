@@ -48,6 +48,7 @@ export { HOP_BY_HOP, RESERVED_PREFIX, connectionTokens, isHopByHop, endToEndHead
 export { normalizeHost, hostInZone, splitHostPort, formatHostPort, isWildcardHost, reachableAddress } from './transport/host.ts';
 export { Headers, EDGE_SERVER_NAME, http2SessionOptions, SESSION_WINDOW } from './transport/protocol.ts';
 export { Backoff, type BackoffOptions } from './transport/backoff.ts';
+export { relay, mustPause, RELAY_BUFFER, type RelayOptions } from './transport/relay.ts';
 export { TrustStoreToken, ApiAuthToken, type TrustStore, type ApiAuth, type Principal, type CertifiedKey } from './edge/trust.ts';
 export { statusPage } from './edge/status-pages.ts';
 export { ensurePrivateDir, readIfExists, writeFileAtomic } from './kernel/files.ts';

@@ -8,12 +8,6 @@ import type { Readable, Writable } from 'node:stream';
 export const RELAY_BUFFER = 256 * 1024;
 
 /**
- * `source.pipe(destination)`, except that the source pauses only while the destination holds RELAY_BUFFER bytes or
- * more (its `writableLength`), and resumes on its next 'drain'. Only for destinations whose `writableLength` counts
- * everything they buffer (sockets, HTTP/2 streams, outgoing requests; see mustPause); a destination that closes stops
- * the relay.
- */
-/**
  * After a write was refused: pause at RELAY_BUFFER, or at once if the destination holds less than its high-water
  * mark, i.e. what refused the write buffers somewhere `writableLength` does not see (a wrapped `write`).
  */
@@ -22,8 +16,32 @@ export function mustPause(destination: { readonly writableLength: number; readon
   return held >= RELAY_BUFFER || held < destination.writableHighWaterMark;
 }
 
-export function relay(source: Readable, destination: Writable, end = true): void {
+export interface RelayOptions {
+  /** End the destination when the source ends (default true). */
+  readonly end?: boolean;
+  /**
+   * Send the chunks of one turn of the event loop in one write (cork, uncork on the check phase): for a destination
+   * where each write costs a syscall, fed a few KiB at a time (an HTTP/2 upload to an origin socket).
+   */
+  readonly coalesce?: boolean;
+}
+
+/**
+ * `source.pipe(destination)`, except that the source pauses only while the destination holds RELAY_BUFFER bytes or
+ * more (its `writableLength`; see mustPause), and resumes on its next 'drain'. A destination that closes stops the relay.
+ */
+export function relay(source: Readable, destination: Writable, { end = true, coalesce = false }: RelayOptions = {}): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    destination.uncork();
+  };
   const onData = (chunk: Buffer) => {
+    if (coalesce && !corked) {
+      corked = true;
+      destination.cork();
+      setImmediate(uncork);
+    }
     if (!destination.write(chunk) && mustPause(destination)) source.pause();
   };
   const onDrain = () => source.resume();

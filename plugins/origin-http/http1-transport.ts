@@ -6,10 +6,9 @@ import { TLSSocket } from 'node:tls';
 import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
-import { OriginError, endToEndHeaders, type RequestContext } from 'burrow';
+import { OriginError, endToEndHeaders, relay, type RequestContext } from 'burrow';
 import type { HttpOriginOptions } from './options.ts';
 import type { HttpOriginTarget, HttpTransport } from './origin.ts';
-import { relay } from './relay.ts';
 import { TunnelSocket, upgradeRequest } from './tunnel-socket.ts';
 
 /** What an upgrade brings besides the socket: nothing, since the tunnel stream carries the visitor's bytes. */
@@ -172,14 +171,14 @@ export class Http1Transport implements HttpTransport {
     if (!expect && req.stream.endAfterHeaders) return NO_BODY;
     const pipe = (proxyReq: http.ClientRequest) => {
       if (!expect && req.headers['content-length'] !== undefined) {
-        relay(req, proxyReq);
+        relay(req, proxyReq, { coalesce: true });
         return proxyReq;
       }
       if (expect) {
         proxyReq.once('continue', () => res.writeContinue());
         proxyReq.once('socket', (socket: Socket) => this.watch(proxyReq, outgoing, socket));
       }
-      relay(req, proxyReq, false);
+      relay(req, proxyReq, { end: false, coalesce: true });
       req.once('end', () => {
         if (Object.keys(req.trailers).length) proxyReq.addTrailers(req.trailers);
         proxyReq.end();
