@@ -1,5 +1,6 @@
 // Built-in plugin: the edge's authoritative DNS on edge.listen.dns (UDP and TCP): routed hostnames, zone SOA/NS, and SRV discovery of the network's PoPs.
-import { isIP } from 'node:net';
+import dgram from 'node:dgram';
+import net, { isIP } from 'node:net';
 import { Counter } from 'prom-client';
 import { MetricsToken, TunnelRegistryToken, definePlugin, formatHostPort, isWildcardHost, publicAddresses, splitHostPort, type EdgePluginApi } from 'burrow';
 import { DnsAuthority, type DnsPop, type DnsSource } from './authority.ts';
@@ -17,9 +18,10 @@ export default definePlugin({
     const source = new EdgeDnsSource(api);
     const queries = queryCounter(api);
     const server = new DnsServer({ authority: new DnsAuthority(source), log: api.log, onQuery: (rcode, transport) => queries?.inc({ rcode, transport }) });
-    const { host } = splitHostPort(address);
-    // UDP first (port 0 picks one), then TCP on the same port.
-    const udp = await api.listen('dns', server.udp(isIP(host) === 6 ? 'udp6' : 'udp4'), address);
+    const { host, port } = splitHostPort(address);
+    const family = isIP(host) === 6 ? 'udp6' : 'udp4';
+    // UDP and TCP on one port; port 0 picks one that both are free on.
+    const udp = await api.listen('dns', server.udp(family), port === 0 ? formatHostPort(host, await freePortPair(host, family)) : address);
     const tcp = await api.listen('dns-tcp', server.tcp, formatHostPort(host, splitHostPort(udp).port));
     api.hooks.afterListen.tap('dns', (addresses) => source.listening(addresses));
     api.log.debug({ udp, tcp, zones: source.zones(), discovery: source.discovery }, 'DNS listening');
@@ -110,5 +112,27 @@ class EdgeDnsSource implements DnsSource {
         };
       });
     return [...self, ...others].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
+
+/**
+ * A port on `host` free for both UDP and TCP. UDP's port 0 alone can pick one whose TCP side is taken (an outgoing
+ * connection's ephemeral port, say), so each candidate is tried on both before it is given back.
+ */
+async function freePortPair(host: string, family: 'udp4' | 'udp6'): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket(family);
+    const port = await new Promise<number>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, host, () => resolve(udp.address().port));
+    });
+    const tcp = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, host, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (free) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    if (free || attempt === 20) return port;
   }
 }
