@@ -28,7 +28,8 @@ function get(base: string, path: string): Promise<{ status: number; body: string
 /** `workers` closed loops of GETs until `done()` says so (or `maxMs` passed); the failures, and how many were sent. */
 async function underLoad(base: string, done: Promise<unknown>, workers = 8, maxMs = 20_000): Promise<{ sent: number; failures: string[] }> {
   let stop = false;
-  void done.finally(() => (stop = true));
+  const halt = () => (stop = true);
+  done.then(halt, halt);
   const deadline = Date.now() + maxMs;
   const failures: string[] = [];
   let sent = 0;
@@ -75,14 +76,14 @@ describe('chaos: one of four connections cut under load', () => {
     const cut = (async () => {
       await pause(500);
       for (let round = 0; round < 3; round++) {
-        const [victim] = edge.edge.connections.forTunnel(tunnelId).filter((c) => c.activeStreams > 0);
-        assert.ok(victim, 'a connection with requests in flight');
-        rawSocket(victim.session).destroy();
+        // The loop keeps every connection busy, but at a given instant one may be between requests: wait for one that is not.
+        let victim: ReturnType<typeof edge.edge.connections.forTunnel>[number] | undefined;
+        await eventually(() => (victim = edge.edge.connections.forTunnel(tunnelId).find((c) => c.activeStreams > 0)) !== undefined, 5_000, 'a connection with requests in flight');
+        rawSocket(victim!.session).destroy();
         await pause(700);
       }
     })();
-    const { sent, failures } = await underLoad(edge.url, cut);
-    await cut;
+    const [{ sent, failures }] = await Promise.all([underLoad(edge.url, cut), cut]);
     assert.ok(sent > 100, `${sent} requests sent`);
     assert.deepEqual(failures, []);
     await eventually(() => edge.edge.connections.forTunnel(tunnelId).filter((c) => c.usable).length === 4, 10_000, 'four connections again');
