@@ -1,6 +1,7 @@
 // Smart routing across four PoPs with emulated WAN delays (fra-lhr 10 ms, lhr-ewr 35, ewr-iad 5, fra-iad 120, fra-ewr
 // 90, lhr-iad 100, one way) and the tunnel at iad: the 3-hop path beats the direct link, routes follow a latency change,
-// bodies, SSE and WebSockets stream across hops, and the peer port admits only PoPs of the network.
+// bodies, SSE and WebSockets stream across hops, and the peer port admits only PoPs of the network. The PoPs share a
+// registry on a real redis-server.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/netw
 import type { NetworkStatus, RouteExplanation } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startConnector, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll } from '../helpers/http.ts';
+import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
 const MATRIX = { 'fra-lhr': 10, 'lhr-ewr': 35, 'ewr-iad': 5, 'fra-iad': 120, 'fra-ewr': 90, 'lhr-iad': 100 };
 const NO_DELAY_PATH = { ...MATRIX, 'fra-lhr': 0, 'lhr-ewr': 0, 'ewr-iad': 0 };
@@ -76,6 +78,7 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
   let net: DevNetwork;
   let origin: TestOrigin;
   let connector: Connector | undefined;
+  let redis: TestRedis | undefined;
   let baselineMs = 0;
   const url = (pop: string) => `http://${net.pops.get(pop)!.http}`;
   const client = (pop: string) => new EdgeClient(`http://${net.pops.get(pop)!.api}`, net.adminToken);
@@ -83,7 +86,9 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
 
   before(async () => {
     // First with no delay on the 3-hop path (the direct links keep theirs, so it stays the route): its baseline.
-    net = await startDevNetwork({ pops: ['fra', 'lhr', 'ewr', 'iad'], latency: bothWays(NO_DELAY_PATH), probeInterval: 500 });
+    // The PoPs share their registry (tunnels, routes, presence, the latency matrix) through a real redis-server.
+    redis = await startRedis();
+    net = await startDevNetwork({ pops: ['fra', 'lhr', 'ewr', 'iad'], latency: bothWays(NO_DELAY_PATH), probeInterval: 500, registry: redis.url });
     origin = await startOrigin((req, res) => {
       res.setHeader('x-origin-path', String(req.headers['burrow-path'] ?? ''));
       res.setHeader('x-origin-ray', String(req.headers['burrow-ray'] ?? ''));
@@ -133,6 +138,7 @@ describe('network: four PoPs, emulated WAN, tunnel at iad', () => {
       () => connector?.stop(0),
       () => origin.close(),
       () => net.stop(),
+      () => redis?.close(),
     ),
   );
 
