@@ -11,6 +11,7 @@ import { createTunnel, eventually, removeDir, startConnector, startEdge, startOr
 import { stopAll, visit } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { sharedTrust } from '../helpers/shared-trust.ts';
+import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 
 describe('registry-redis: two PoPs share one registry', () => {
   let redis: TestRedis;
@@ -74,6 +75,16 @@ describe('registry-redis: two PoPs share one registry', () => {
       assert.ok(refused instanceof EdgeApiError);
       assert.equal(refused.status, 503);
       assert.match(refused.message, new RegExp(`the registry at redis://127\\.0\\.0\\.1:${redis.port}/0 cannot be reached`));
+      // Routing writes too; a login writes nothing to the registry (its certificate comes from the network CA), so it works.
+      const unrouted = await atFra.request('PUT', '/v1/routes/outage.example.test', { tunnel: 'app' }).then(
+        () => assert.fail('the route should fail'),
+        (error: EdgeApiError) => error,
+      );
+      assert.equal(unrouted.status, 503);
+      assert.match(unrouted.message, new RegExp(`the registry at redis://127\\.0\\.0\\.1:${redis.port}/0 cannot be reached`));
+      const { csrPem } = await createKeyAndCsr({ zones: ['example.test'] });
+      const login = await atFra.request<{ certificate: string }>('POST', '/v1/login', { csr: csrPem, zone: 'example.test' });
+      assert.match(login.certificate, /BEGIN CERTIFICATE/);
     } finally {
       await redis.start();
     }
