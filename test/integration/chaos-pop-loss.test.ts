@@ -16,6 +16,7 @@ import { spawnEdge } from '../helpers/cli.ts';
 import { ADMIN_TOKEN, createTunnel, eventually, removeDir, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
+import { dig } from '../helpers/dig.ts';
 
 const HOST = 'app.example.test';
 
@@ -114,6 +115,8 @@ describe('chaos: one of two PoPs killed -9, connector on SRV discovery', () => {
       }
     });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const srv = () => dig(pops.get('fra')!.addresses.dns!, '_burrow._tcp.edges.example.test', 'SRV');
+    assert.equal((await srv()).answers.length, 2, 'both PoPs in the SRV answer before the kill');
     const lhr = pops.get('lhr')!.child;
     lhr.kill('SIGKILL');
     killedAt = Date.now();
@@ -126,5 +129,11 @@ describe('chaos: one of two PoPs killed -9, connector on SRV discovery', () => {
     assert.ok(afterKill.length > 10, `only ${afterKill.length} requests 3 s after the kill`);
     await eventually(() => [...live.values()].join(',') === 'fra,fra,fra,fra', 15_000, `all 4 connections on fra (now ${[...live.values()].join(',')})`);
     assert.equal(await get(fra), 200);
+    // The dead PoP leaves the SRV answers of the live one once its record expires: new connectors are not sent there.
+    const fraTunnelPort = pops.get('fra')!.addresses.tunnel!.split(':').pop()!;
+    await eventually(async () => {
+      const answers = (await srv()).answers;
+      return answers.length === 1 && answers[0]!.data.split(' ')[2] === fraTunnelPort;
+    }, 15_000, 'SRV to list fra alone');
   });
 });
