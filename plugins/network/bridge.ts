@@ -13,7 +13,12 @@ export function answerError(stream: ServerHttp2Stream, status: number, detail: s
   stream.respond({ ':status': status, [Headers.originError]: detail, 'cache-control': 'no-store' }, { endStream: true });
 }
 
-export function bridge(incoming: ServerHttp2Stream, outgoing: ClientHttp2Stream, brokenDetail: string): void {
+/**
+ * Joins the two streams. When the outgoing one breaks before its answer began, the incoming one is reset rather than
+ * answered, so the PoP the visitor landed at sees a broken tunnel stream, as it would for a connection of its own, and
+ * applies the edge's retry rule (an idempotent request with no body is sent once more, anything else gets a 502).
+ */
+export function bridge(incoming: ServerHttp2Stream, outgoing: ClientHttp2Stream): void {
   // Request: the body (or upgraded bytes) streams on; trailers arrive before the end and leave after it.
   if (!incoming.endAfterHeaders) {
     let trailers: IncomingHttpHeaders | undefined;
@@ -41,9 +46,9 @@ export function bridge(incoming: ServerHttp2Stream, outgoing: ClientHttp2Stream,
   incoming.on('error', () => undefined);
   outgoing.once('close', () => {
     if (incoming.destroyed || incoming.closed) return;
-    if (!incoming.headersSent) return answerError(incoming, 502, brokenDetail);
-    // Cut short: pass the reset on, so the visitor sees a broken response and never a truncated one taken as whole.
-    if (outgoing.rstCode !== h2.NGHTTP2_NO_ERROR || !outgoing.readableEnded) incoming.close(outgoing.rstCode || h2.NGHTTP2_INTERNAL_ERROR);
+    // Broken before the answer, or cut short after it began: pass the reset on (a cut-short answer must never be
+    // taken for a whole one).
+    if (!incoming.headersSent || outgoing.rstCode !== h2.NGHTTP2_NO_ERROR || !outgoing.readableEnded) incoming.close(outgoing.rstCode || h2.NGHTTP2_INTERNAL_ERROR);
   });
   incoming.once('close', () => {
     if (!outgoing.closed && !outgoing.destroyed) outgoing.close(h2.NGHTTP2_CANCEL);

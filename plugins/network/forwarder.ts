@@ -70,7 +70,7 @@ export class Forwarder {
     if (this.hasLocal(tunnel.id)) {
       delete out[Headers.hops];
       const opened = this.api.connections.openStream(tunnel.id, out, options);
-      if (opened) return bridge(stream, opened.stream, 'The connection to the tunnel broke while handling this request.');
+      if (opened) return bridge(stream, opened.stream);
     }
     if (hops >= this.maxHops) {
       return answerError(stream, 508, `The request reached edge.network.maxHops (${this.maxHops}) at PoP ${this.self} before its tunnel.`);
@@ -80,7 +80,7 @@ export class Forwarder {
     if (!next || !session) return answerError(stream, 530, 'This hostname is routed to a tunnel, but no connector for it is online at a reachable PoP.');
     out[Headers.hops] = String(hops + 1);
     this.metrics.forwarded(next);
-    bridge(stream, session.request(out, options), `The link from PoP ${this.self} to ${next} broke while handling this request.`);
+    bridge(stream, session.request(out, options));
   }
 
   private hasLocal(tunnelId: string): boolean {
