@@ -71,6 +71,12 @@ export interface DevNetwork {
   /** Applies a new matrix to every relay; bytes already in flight keep their delay. */
   setLatency(matrix: LatencyMatrix): void;
   latency(): LatencyMatrix;
+  /**
+   * Stops a PoP (requests in flight get `gracePeriodMs`; one already stopped with its edge.stop() stays stopped) and
+   * starts it again with the same config and dataDir, as an operator would; its links and its advertised tunnel
+   * address (with connectorLatency) stay the same, its other listeners may move.
+   */
+  restart(pop: string, gracePeriodMs?: number): Promise<DevPop>;
   /** Stops the edges (requests in flight get `gracePeriodMs`, default each edge's), then the relays, and removes the temp folders. */
   stop(gracePeriodMs?: number): Promise<void>;
 }
@@ -124,47 +130,50 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
       plugins.push({ use: devRegistry } as unknown as PluginSpec);
     }
 
-    // All at once; every start settles before a failure is reported, so cleanup never races a PoP still starting.
-    const settled = await Promise.allSettled(
-      pops.map(async (pop, i) => {
-        const dataDir = path.join(root, 'pops', pop);
-        await mkdir(dataDir, { recursive: true, mode: 0o700 });
-        // api-tokens reads an existing <dataDir>/admin-token, so one token works at every PoP.
-        if (!fromEnv) await writeFile(path.join(dataDir, 'admin-token'), `${adminToken}\n`, { mode: 0o600 });
-        const port = (n: number) => formatHostPort('127.0.0.1', options.basePort === undefined ? 0 : options.basePort + 10 * i + n);
-        const delay = options.connectorLatency?.[pop];
-        const front = delay === undefined ? undefined : await DelayRelay.start({ forwardMs: delay, backwardMs: delay });
-        if (front) relays.set(`connectors->${pop}`, front);
-        const peers = Object.fromEntries(pops.filter((other) => other !== pop).map((other) => [other, relays.get(pairKey(pop, other))!.address]));
-        const edge = Edge.fromConfig(
-          {
-            pop,
-            dataDir,
-            zones: [DEV_ZONE],
-            quickTunnels: DEV_ZONE,
-            listen: { http: port(0), tunnel: port(1), api: port(2), peer: port(3), ...(options.dns ? { dns: port(4) } : {}) },
-            ...(options.dns?.regions?.[pop] ? { region: options.dns.regions[pop] } : {}),
-            ...(front ? { advertise: front.address } : {}),
-            ...(options.dns?.discovery ? { dns: { discovery: options.dns.discovery } } : {}),
-            network: {
-              ca: caDir,
-              ...(options.registry ? { registry: options.registry } : {}),
-              peers,
-              // A bare number would be seconds in the config; the option is milliseconds.
-              ...(options.probeInterval !== undefined ? { probeInterval: `${options.probeInterval}ms` } : {}),
-            },
+    // Each PoP's connector-facing relay lives as long as the network, so its advertised address survives a restart.
+    for (const pop of pops) {
+      const delay = options.connectorLatency?.[pop];
+      if (delay !== undefined) relays.set(`connectors->${pop}`, await DelayRelay.start({ forwardMs: delay, backwardMs: delay }));
+    }
+    const startPop = async (pop: string): Promise<DevPop> => {
+      const i = pops.indexOf(pop);
+      const dataDir = path.join(root, 'pops', pop);
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      // api-tokens reads an existing <dataDir>/admin-token, so one token works at every PoP.
+      if (!fromEnv) await writeFile(path.join(dataDir, 'admin-token'), `${adminToken}\n`, { mode: 0o600 });
+      const port = (n: number) => formatHostPort('127.0.0.1', options.basePort === undefined ? 0 : options.basePort + 10 * i + n);
+      const front = relays.get(`connectors->${pop}`);
+      const peers = Object.fromEntries(pops.filter((other) => other !== pop).map((other) => [other, relays.get(pairKey(pop, other))!.address]));
+      const edge = Edge.fromConfig(
+        {
+          pop,
+          dataDir,
+          zones: [DEV_ZONE],
+          quickTunnels: DEV_ZONE,
+          listen: { http: port(0), tunnel: port(1), api: port(2), peer: port(3), ...(options.dns ? { dns: port(4) } : {}) },
+          ...(options.dns?.regions?.[pop] ? { region: options.dns.regions[pop] } : {}),
+          ...(front ? { advertise: front.address } : {}),
+          ...(options.dns?.discovery ? { dns: { discovery: options.dns.discovery } } : {}),
+          network: {
+            ca: caDir,
+            ...(options.registry ? { registry: options.registry } : {}),
+            peers,
+            // A bare number would be seconds in the config; the option is milliseconds.
+            ...(options.probeInterval !== undefined ? { probeInterval: `${options.probeInterval}ms` } : {}),
           },
-          { plugins, log },
-        );
-        started.push(edge);
-        const addresses = await edge.start();
-        front?.setTarget(addresses.tunnel);
-        const peer = addresses.peer;
-        if (!addresses.http || !peer) throw new Error(`PoP ${pop} started without ${addresses.http ? 'a peer' : 'an http'} listener`);
-        const entry: DevPop = { edge, http: addresses.http, api: addresses.api, tunnel: addresses.tunnel, peer, ...(addresses.dns ? { dns: addresses.dns } : {}), dataDir };
-        return [pop, entry] as const;
-      }),
-    );
+        },
+        { plugins, log },
+      );
+      started.push(edge);
+      const addresses = await edge.start();
+      front?.setTarget(addresses.tunnel);
+      const peer = addresses.peer;
+      if (!addresses.http || !peer) throw new Error(`PoP ${pop} started without ${addresses.http ? 'a peer' : 'an http'} listener`);
+      return { edge, http: addresses.http, api: addresses.api, tunnel: addresses.tunnel, peer, ...(addresses.dns ? { dns: addresses.dns } : {}), dataDir };
+    };
+
+    // All at once; every start settles before a failure is reported, so cleanup never races a PoP still starting.
+    const settled = await Promise.allSettled(pops.map(async (pop) => [pop, await startPop(pop)] as const));
     const failed = settled.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
     const popMap = new Map<string, DevPop>(settled.map((result) => (result as PromiseFulfilledResult<readonly [string, DevPop]>).value));
@@ -192,6 +201,16 @@ export async function startDevNetwork(options: DevNetworkOptions): Promise<DevNe
         }
       },
       latency: () => matrix,
+      async restart(pop, gracePeriodMs) {
+        const old = popMap.get(pop);
+        if (!old) throw new Error(`no PoP ${pop} in this dev network (PoPs: ${pops.join(', ')})`);
+        await old.edge.stop(gracePeriodMs);
+        started.splice(started.indexOf(old.edge), 1);
+        const entry = await startPop(pop);
+        popMap.set(pop, entry);
+        for (const from of pops) if (from !== pop) relays.get(pairKey(from, pop))!.setTarget(entry.peer);
+        return entry;
+      },
       stop: (gracePeriodMs) => (stopping ??= cleanup(gracePeriodMs)),
     };
   } catch (error) {
