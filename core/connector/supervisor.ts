@@ -1,5 +1,8 @@
 // Keeps `ha-connections` connections registered, spread over the nearest edges, reconnecting with backoff.
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { burrowHome } from '../kernel/config.ts';
+import { BurrowError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { Backoff } from '../transport/backoff.ts';
 import type { ConnectorHooks, EdgeAddress } from './hooks.ts';
@@ -22,6 +25,8 @@ const SPREAD_POPS = 2;
 const FAILED_COOLDOWN_MS = 15_000;
 /** After a failure, when another address is there to try, the next try comes this soon. */
 const ROTATE_WAIT_MS = 250;
+/** A TLS refusal that cannot go away is fatal once every known address gave it, this many times in a row in all. */
+const TLS_REFUSALS_BEFORE_FATAL = 3;
 
 /** Emits `ready` on the first registration and `fatal` (Error) when no slot can ever connect again. */
 export class ConnectionSupervisor extends EventEmitter {
@@ -34,6 +39,9 @@ export class ConnectionSupervisor extends EventEmitter {
   private readonly assigned = new Map<number, string>();
   /** Addresses that failed, by `host:port`, until when they are passed over. */
   private readonly failedUntil = new Map<string, number>();
+  /** Addresses whose last attempts ended in the same TLS refusal, by `host:port`: which one and how often in a row. */
+  private readonly tlsRefusals = new Map<string, { kind: TlsRefusal; count: number; detail: string }>();
+  private failed = false;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -50,7 +58,7 @@ export class ConnectionSupervisor extends EventEmitter {
   private async runSlot(index: number): Promise<void> {
     const { log, hooks } = this.options;
     const backoff = new Backoff(this.options.backoff);
-    while (!this.stopping) {
+    while (!this.stopping && !this.failed) {
       let wait: number;
       let edge: EdgeAddress | undefined;
       try {
@@ -67,6 +75,7 @@ export class ConnectionSupervisor extends EventEmitter {
           return;
         }
         this.live.set(index, connection);
+        this.tlsRefusals.delete(addressOf(edge));
         backoff.reset();
         const info = { index, connectionId: registered.connectionId, pop: registered.pop, edge };
         log.info({ index, pop: registered.pop, connection: registered.connectionId, edge: `${edge.host}:${edge.port}` }, 'connection registered');
@@ -81,8 +90,18 @@ export class ConnectionSupervisor extends EventEmitter {
         wait = backoff.next();
       } catch (error) {
         this.assigned.delete(index);
-        if (this.stopping) return;
-        if (edge) this.failedUntil.set(addressOf(edge), Date.now() + FAILED_COOLDOWN_MS);
+        if (this.stopping || this.failed) return;
+        if (edge) {
+          this.failedUntil.set(addressOf(edge), Date.now() + FAILED_COOLDOWN_MS);
+          const fatal = this.noteTlsOutcome(edge, error);
+          if (fatal) {
+            this.failed = true;
+            log.error({ index, err: fatal.message }, 'every edge refuses the TLS handshake the same way; the connector stops instead of retrying');
+            for (const wake of [...this.wakers]) wake();
+            this.emit('fatal', fatal);
+            return;
+          }
+        }
         if (error instanceof RegistrationError && !error.retry) {
           log.error({ index, reason: error.message }, 'registration refused for good; this connection will not retry');
           if (++this.deadSlots === this.options.haConnections) this.emit('fatal', error);
@@ -99,6 +118,26 @@ export class ConnectionSupervisor extends EventEmitter {
       }
       await this.sleep(wait);
     }
+  }
+
+  /**
+   * Counts a TLS refusal that retrying cannot cure (any other outcome clears the address's count) and returns the
+   * error to stop with once every known address refused the same way: a single edge mid-rotation is just skipped.
+   */
+  private noteTlsOutcome(edge: EdgeAddress, error: unknown): BurrowError | undefined {
+    const kind = tlsRefusalOf(error);
+    if (!kind) {
+      this.tlsRefusals.delete(addressOf(edge));
+      return undefined;
+    }
+    const previous = this.tlsRefusals.get(addressOf(edge));
+    const detail = describeError(error);
+    this.tlsRefusals.set(addressOf(edge), { kind, count: previous?.kind === kind ? previous.count + 1 : 1, detail });
+    const all = this.edges.map((known) => this.tlsRefusals.get(addressOf(known)));
+    if (all.length === 0 || !all.every((refusal) => refusal?.kind === kind)) return undefined;
+    const times = all.reduce((sum, refusal) => sum + refusal!.count, 0);
+    if (times < TLS_REFUSALS_BEFORE_FATAL) return undefined;
+    return tlsRefusalError(kind, this.edges.map(addressOf), detail, times);
   }
 
   /** The edges not passed over for a recent failure (all of them when every one failed). */
@@ -160,4 +199,67 @@ function addressOf(edge: EdgeAddress): string {
 /** Connections are spread by PoP; an address whose PoP is unknown counts as one of its own. */
 function popOf(edge: EdgeAddress): string {
   return edge.pop ?? addressOf(edge);
+}
+
+/**
+ * TLS failures that retrying cannot cure: the edge refuses this connector's client certificate (another CA's;
+ * Node's edge hangs up without an alert, so that shows as a close before registration or a reset), or the
+ * connector cannot verify the edge's certificate against the CA it was given.
+ */
+type TlsRefusal = 'client-certificate' | 'edge-certificate';
+
+const CLIENT_CERTIFICATE_REFUSED = new Set([
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
+  'ECONNRESET',
+]);
+/** Expiry is left out: an edge renews its certificate, and a wrong clock gets fixed, while the connector waits. */
+const EDGE_CERTIFICATE_UNVERIFIED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const CLOSED_BEFORE_REGISTRATION = /closed the connection before registration/;
+
+function tlsRefusalOf(error: unknown): TlsRefusal | undefined {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth++) {
+    const code = (cause as NodeJS.ErrnoException).code ?? '';
+    if (EDGE_CERTIFICATE_UNVERIFIED.has(code)) return 'edge-certificate';
+    if (CLIENT_CERTIFICATE_REFUSED.has(code) || CLOSED_BEFORE_REGISTRATION.test(cause.message)) return 'client-certificate';
+  }
+  return undefined;
+}
+
+function describeError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+function tlsRefusalError(kind: TlsRefusal, edges: string[], detail: string, times: number): BurrowError {
+  const where = `${edges.length === 1 ? 'the edge' : `every edge (${edges.length})`} at ${edges.join(', ')}`;
+  const certFile = `cert.pem (${path.join(burrowHome(), 'cert.pem')} unless \`origincert:\` names another)`;
+  if (kind === 'client-certificate') {
+    const hint = `run \`burrow login\` against this edge again and run the tunnel with the new ${certFile} (or, for a tunnel token, make a new token with \`burrow tunnel token NAME\`); the edge logs why it refused ("connector TLS handshake refused")`;
+    return new BurrowError(
+      'BURROW_ERR_REGISTRATION_REFUSED',
+      `${where} refused this connector's client certificate in the TLS handshake, ${times} times in a row (${detail}): the certificate is not signed by the edge's CA (it was issued by another edge, or the edge's CA was replaced). Fix: ${hint}.`,
+      { hint },
+    );
+  }
+  const hint = `check that ${certFile} came from \`burrow login\` at this edge (log in again to get its current CA), and that --edge or \`edge:\` names this edge's tunnel listener`;
+  return new BurrowError(
+    'BURROW_ERR_EDGE_CERT',
+    `the connector cannot verify the certificate of ${where}, ${times} times in a row (${detail}): the CA in cert.pem or the tunnel token is not the one that signed it. Fix: ${hint}.`,
+    { hint },
+  );
 }

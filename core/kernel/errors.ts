@@ -14,6 +14,7 @@ export const errorCodes = {
   BURROW_ERR_QUICK_TUNNEL: 'the edge does not offer quick tunnels',
   BURROW_ERR_PLUGIN: 'a plugin failed in its setup or in a hook (a bug or outage in that plugin)',
   BURROW_ERR_REGISTRATION_REFUSED: 'the edge refused a connector connection (credentials, certificate or protocol)',
+  BURROW_ERR_EDGE_CERT: "the connector cannot verify the edge's TLS certificate: the CA in cert.pem or the tunnel token is not the edge's",
   BURROW_ERR_ROUTE_CONFLICT: 'the hostname is already routed to another tunnel',
   BURROW_ERR_TUNNEL_EXISTS: 'a tunnel of that name already exists in the zone',
   BURROW_ERR_ORIGIN: 'the connector could not get an answer from the origin (502, 503 or 504 to the visitor)',

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { removeDir, startOrigin, tempDir, type TestOrigin } from '../helpers/harness.ts';
 import { CliProcess, runCli } from '../helpers/cli.ts';
+import { createCertificateAuthority, createKeyAndCsr, signZoneCertificate } from '../../plugins/origin-ca/ca.ts';
+import { decodeOriginCert, encodeOriginCert, type OriginCert } from '../../plugins/origin-ca/cert-file.ts';
 import { freePort, visit } from '../helpers/http.ts';
 
 const TOKEN = 'cli-test-admin-token';
@@ -217,6 +219,40 @@ describe('burrow CLI end to end', () => {
     const result = await runCli(['tunnel', 'run', '--config', config], env, 20_000);
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /unknown tunnel or wrong tunnel secret; check the credentials file or tunnel token/);
+  });
+
+  /** A copy of cert.pem with some of its parts replaced, and a config running the tunnel `web` with it. */
+  async function configWithCertPem(name: string, replace: (cert: OriginCert) => Promise<OriginCert>): Promise<{ config: string; certFile: string }> {
+    const certFile = path.join(dir, `${name}-cert.pem`);
+    const cert = decodeOriginCert(await readFile(path.join(home, 'cert.pem'), 'utf8'), certFile);
+    await writeFile(certFile, encodeOriginCert(await replace(cert)), { mode: 0o600 });
+    const config = path.join(dir, `${name}.yaml`);
+    const credentialsFile = path.join(home, `${state.tunnelId}.json`);
+    await writeFile(config, `tunnel: web\ncredentials-file: ${JSON.stringify(credentialsFile)}\norigincert: ${JSON.stringify(certFile)}\ningress:\n  - service: http_status:204\n`);
+    return { config, certFile };
+  }
+
+  it('burrow tunnel run with a client certificate from another CA exits 1, saying the edge refused it and to log in again', async () => {
+    const { config } = await configWithCertPem('foreign-client', async (cert) => {
+      const otherCa = await createCertificateAuthority({ commonName: 'Another edge' });
+      const { keyPem, csrPem } = await createKeyAndCsr({ zones: ['example.test'] });
+      const forged = await signZoneCertificate(otherCa, csrPem, { zones: ['example.test'] });
+      return { ...cert, keyPem, certPem: forged.certPem };
+    });
+    const result = await runCli(['tunnel', 'run', '--config', config], env, 20_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^error: the edge at 127\.0\.0\.1:\d+ refused this connector's client certificate in the TLS handshake/m);
+    assert.match(result.stderr, /Fix: run `burrow login` against this edge again/);
+    assert.ok(result.stderr.includes(path.join(home, 'cert.pem')), 'the error names cert.pem');
+  });
+
+  it("burrow tunnel run with a cert.pem whose CA is not the edge's exits 1, saying it cannot verify the edge", async () => {
+    const { config } = await configWithCertPem('foreign-ca', async (cert) => ({ ...cert, caPem: (await createCertificateAuthority({ commonName: 'Another edge' })).certPem }));
+    const result = await runCli(['tunnel', 'run', '--config', config], env, 20_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^error: the connector cannot verify the certificate of the edge at 127\.0\.0\.1:\d+/m);
+    assert.match(result.stderr, /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/);
+    assert.match(result.stderr, /Fix: check that cert\.pem/);
   });
 
   it('SIGTERM stops the connector cleanly, and the hostname then gets 530', async () => {

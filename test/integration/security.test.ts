@@ -5,6 +5,7 @@ import type { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
 import { EdgeApiError, EdgeClient } from '../../core/edge-client.ts';
 import { rejectionOf } from '../helpers/errors.ts';
+import { BurrowError } from '../../core/kernel/errors.ts';
 import { createCertificateAuthority, createKeyAndCsr, signZoneCertificate } from '../../plugins/origin-ca/ca.ts';
 import { createTunnel, eventually, removeDir, startConnector, startOrigin, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll, visit } from '../helpers/http.ts';
@@ -80,6 +81,36 @@ describe('tunnel port: mutual TLS', () => {
     const logged = edge.lines.filter((l) => l.authorizationError).at(-1)!;
     assert.equal(logged.msg, 'connector TLS handshake refused');
     assert.match(String(logged.authorizationError), /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/);
+    await assertHealthyUntouched();
+  });
+});
+
+describe('connector: TLS refusals that retrying cannot cure', () => {
+  it('a connector whose client certificate is from another CA stops with the reason instead of retrying forever', async () => {
+    const victim = await createTunnel(edge, 'foreign-client', ['foreign-client.example.test']);
+    const otherCa = await createCertificateAuthority({ commonName: 'Another edge' });
+    const { keyPem, csrPem } = await createKeyAndCsr({ zones: ['example.test'] });
+    const forged = await signZoneCertificate(otherCa, csrPem, { zones: ['example.test'] });
+    const { connector, lines } = loggedConnector({ ...victim, tls: { caPem: victim.tls.caPem, certPem: forged.certPem, keyPem } });
+    cleanup.push(() => connector.stop(0));
+    const error = await rejectionOf(connector.start(), BurrowError);
+    assert.equal(error.code, 'BURROW_ERR_REGISTRATION_REFUSED');
+    assert.match(error.message, /refused this connector's client certificate in the TLS handshake.*Fix: run `burrow login` against this edge again/);
+    assert.ok(lines.some((l) => l.msg === 'every edge refuses the TLS handshake the same way; the connector stops instead of retrying'));
+    assert.equal(edge.edge.connections.forTunnel(victim.tunnelId).length, 0);
+    await connector.stop(0);
+    await assertHealthyUntouched();
+  });
+
+  it("a connector that cannot verify the edge's certificate (cert.pem holds another CA) stops with the reason", async () => {
+    const victim = await createTunnel(edge, 'foreign-ca', ['foreign-ca.example.test']);
+    const otherCa = await createCertificateAuthority({ commonName: 'Another edge' });
+    const { connector } = loggedConnector({ ...victim, tls: { ...victim.tls, caPem: otherCa.certPem } });
+    cleanup.push(() => connector.stop(0));
+    const error = await rejectionOf(connector.start(), BurrowError);
+    assert.equal(error.code, 'BURROW_ERR_EDGE_CERT');
+    assert.match(error.message, /cannot verify the certificate of the edge at .*Fix: check that cert\.pem/);
+    await connector.stop(0);
     await assertHealthyUntouched();
   });
 });
