@@ -72,8 +72,14 @@ export class PeerLinks {
       allowHTTP1: false,
     });
     this.server.on('session', (session) => this.admit(session));
-    this.server.on('tlsClientError', (error, socket) => {
-      options.log.warn({ err: error.message, authorizationError: (socket as TLSSocket).authorizationError, remote: socket.remoteAddress }, 'refused a PoP link: its certificate is not from the network CA');
+    this.server.on('tlsClientError', (error: NodeJS.ErrnoException, socket) => {
+      // A certificate from another CA ends as a plain hang-up too; authorizationError tells it from a peer that just left.
+      const authorizationError = (socket as TLSSocket).authorizationError;
+      const certificate = Boolean(authorizationError) || /certificate/i.test(`${error.code ?? ''} ${error.message}`);
+      options.log.warn(
+        { err: error.message, authorizationError, remote: socket.remoteAddress },
+        certificate ? 'refused a PoP link: its certificate is not from the network CA' : 'refused a PoP link: its TLS handshake failed',
+      );
     });
     this.probeTimer = setInterval(() => this.probe(), options.probeIntervalMs);
     this.probeTimer.unref();
