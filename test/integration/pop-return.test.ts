@@ -10,6 +10,7 @@ import type { TunnelCredentials } from '../../core/connector/hooks.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
 import { configSchema } from '../../config/schema.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
+import type { NetworkStatus } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { captureLogger } from '../helpers/identity.ts';
 
@@ -69,6 +70,12 @@ describe('a PoP that comes back is taken again at the next reconnect', () => {
     const asEdge = { api: `http://${fra.api}`, admin: new EdgeClient(`http://${fra.api}`, network.adminToken) } as TestEdge;
     const { apiToken: _token, ...tunnel } = await createTunnel(asEdge, 'app', [HOST], 'localhost');
     credentials = tunnel;
+    // The connector ranks PoPs by handshake time: measured once every PoP has linked to the others, not while the
+    // whole network (one process) is still starting.
+    await eventually(async () => {
+      const status = await asEdge.admin.request<NetworkStatus>('GET', '/v1/network');
+      return status.pops.length === 3 && status.pops.every((pop) => Object.keys(pop.links).length === 2);
+    }, 15_000, 'a full mesh of links');
     connector = new Connector({
       config: configSchema.parse({
         'ha-connections': 4,
