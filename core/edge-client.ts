@@ -1,11 +1,15 @@
 // A small client for the edge API, used by the CLI and by connector plugins.
-export class EdgeApiError extends Error {
+import { BurrowError } from './kernel/errors.ts';
+
+/** The edge API said no (`status`), or could not be reached (`status` 0); the hint is the edge's advice. */
+export class EdgeApiError extends BurrowError {
   constructor(
     readonly status: number,
     message: string,
-    readonly hint?: string,
+    hint?: string,
+    options: { cause?: unknown } = {},
   ) {
-    super(hint ? `${message} (${hint})` : message);
+    super('BURROW_ERR_EDGE_API', hint ? `${message} (${hint})` : message, { hint, cause: options.cause });
   }
 }
 
@@ -28,10 +32,15 @@ export class EdgeClient {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      throw new EdgeApiError(0, `cannot reach the edge API at ${this.baseUrl}: ${(error as Error).cause ? String((error as Error & { cause: Error }).cause.message) : (error as Error).message}`, 'check the --edge URL and that the edge is running');
+      throw new EdgeApiError(0, `cannot reach the edge API at ${this.baseUrl}: ${(error as Error).cause ? String((error as Error & { cause: Error }).cause.message) : (error as Error).message}`, 'check the --edge URL and that the edge is running', { cause: error });
     }
     const text = await response.text();
-    const data = text ? (JSON.parse(text) as T & { error?: string; hint?: string }) : ({} as T & { error?: string; hint?: string });
+    let data: T & { error?: string; hint?: string };
+    try {
+      data = text ? JSON.parse(text) : {};
+    } catch (error) {
+      throw new EdgeApiError(response.status, `${this.baseUrl} answered ${method} ${path} (${response.status}) with something that is not JSON`, 'check that the --edge URL is the address of the edge API', { cause: error });
+    }
     if (!response.ok) throw new EdgeApiError(response.status, data.error ?? `edge API answered ${response.status}`, data.hint);
     return data;
   }

@@ -109,7 +109,7 @@ export class ConnectionSupervisor extends EventEmitter {
         }
         wait = error instanceof RegistrationError && error.retryAfterMs ? Math.max(error.retryAfterMs, backoff.next()) : backoff.next();
         if (this.options.retries > 0 && backoff.attempts > this.options.retries) {
-          this.emit('fatal', new Error(`gave up after ${this.options.retries} retries: ${(error as Error).message}`));
+          this.emit('fatal', new BurrowError('BURROW_ERR_EDGE_UNREACHABLE', `gave up after ${this.options.retries} retries: ${(error as Error).message}`, { cause: error }));
           return;
         }
         // Rotate: another address is there to try, so try it soon rather than waiting out the backoff.

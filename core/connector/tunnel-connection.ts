@@ -2,11 +2,13 @@
 import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import tls from 'node:tls';
 import { EventEmitter, once } from 'node:events';
+import { BurrowError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import {
   CONTROL_PATH,
   EDGE_SERVER_NAME,
   PROTOCOL_VERSION,
+  ProtocolError,
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
@@ -33,14 +35,14 @@ export interface TunnelConnectionOptions {
   connectTimeoutMs?: number;
 }
 
-/** The edge said no; `retry` says whether trying again can help. */
-export class RegistrationError extends Error {
+/** The edge said no; `retry` says whether trying again can help. It carries the code of the edge's RegistrationRefused, so both sides name a refusal alike. */
+export class RegistrationError extends BurrowError {
   constructor(
     message: string,
     readonly retry: boolean,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    super('BURROW_ERR_REGISTRATION_REFUSED', message);
   }
 }
 
@@ -147,7 +149,7 @@ export class TunnelConnection extends EventEmitter {
     }
     if (message.type !== 'registered') {
       this.close();
-      throw new RegistrationError(`unexpected control message ${message.type}`, true);
+      throw new ProtocolError(`the edge answered the registration with a "${message.type}" control message`);
     }
     this.registered = { connectionId: message.connectionId, pop: message.pop };
     this.startHeartbeat();

@@ -19,6 +19,11 @@ export const errorCodes = {
   BURROW_ERR_TUNNEL_EXISTS: 'a tunnel of that name already exists in the zone',
   BURROW_ERR_ORIGIN: 'the connector could not get an answer from the origin (502, 503 or 504 to the visitor)',
   BURROW_ERR_REGISTRY: 'the shared tunnel registry (Redis) cannot be reached, so tunnels and routes cannot be changed',
+  BURROW_ERR_EDGE_API: 'the edge API refused a call or cannot be reached (the message gives its reason and what to do; `status` the HTTP status, 0 when unreachable)',
+  BURROW_ERR_EDGE_UNREACHABLE: 'the connector gave up on the edge after the configured `retries` reconnect attempts; the message gives the last reason a connection failed',
+  BURROW_ERR_PROTOCOL: 'the peer sent something that is not a Burrow control message (a broken peer, or not a Burrow edge/connector on that port)',
+  BURROW_ERR_SERVICE_CONFLICT: 'two plugins provide the same service; enable only one plugin per role (core/kernel/roles.ts)',
+  BURROW_ERR_SERVICE_MISSING: 'a plugin needs a service no enabled plugin provides; enable a plugin that provides it',
 } as const satisfies Record<string, string>;
 
 export type BurrowErrorCode = keyof typeof errorCodes;

@@ -1,6 +1,7 @@
 // The edge <-> connector wire contract: control-stream messages, reserved headers, HTTP/2 settings.
 import type { Settings } from 'node:http2';
 import { StringDecoder } from 'node:string_decoder';
+import { BurrowError } from '../kernel/errors.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** The name the edge's tunnel certificate is issued for; connectors verify it (like cloudflared's h2.cftunnel.com). */
@@ -72,10 +73,9 @@ export const http2SessionOptions = {
 export const MAX_MESSAGE_LENGTH = 1024 * 1024;
 
 /** A control-stream line that is not JSON, or not a message of this protocol. */
-export class ProtocolError extends Error {
+export class ProtocolError extends BurrowError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ProtocolError';
+    super('BURROW_ERR_PROTOCOL', message, options);
   }
 }
 
