@@ -1,5 +1,5 @@
-// A connector finding a network of three PoPs through SRV records, with emulated connector-to-PoP delays (fra 2 ms,
-// lhr 10 ms, iad 30 ms one way): 4 connections on the 2 nearest (2 + 2), moved to the next nearest when a PoP goes
+// A connector finding a network of three PoPs through SRV records, with emulated connector-to-PoP delays (fra 5 ms,
+// lhr 60 ms, iad 200 ms one way: far enough apart that a busy machine does not reorder them): 4 connections on the 2 nearest (2 + 2), moved to the next nearest when a PoP goes
 // away, the static list and cert.pem as fallbacks with the source in the log, and login recording the domain.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -11,6 +11,7 @@ import { EdgeClient } from '../../core/edge-client.ts';
 import { configSchema, type BurrowConfigInput } from '../../config/schema.ts';
 import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
+import type { NetworkStatus } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { captureLogger, type LogLine } from '../helpers/identity.ts';
 
@@ -69,12 +70,18 @@ describe('SRV discovery and the 2 nearest PoPs', () => {
       pops: ['fra', 'lhr', 'iad'],
       probeInterval: 300,
       dns: { discovery: 'edges.localhost' },
-      connectorLatency: { fra: 2, lhr: 10, iad: 30 },
+      connectorLatency: { fra: 5, lhr: 60, iad: 200 },
     });
     const fra = network.pops.get('fra')!;
     const asEdge = { api: `http://${fra.api}`, admin: new EdgeClient(`http://${fra.api}`, network.adminToken) } as TestEdge;
     const { apiToken: _token, ...tunnel } = await createTunnel(asEdge, 'app', [HOST], 'localhost');
     credentials = tunnel;
+    // Connectors rank PoPs by handshake time: measured once every PoP has linked to the others, not while the whole
+    // network (one process) is still starting.
+    await eventually(async () => {
+      const status = await asEdge.admin.request<NetworkStatus>('GET', '/v1/network');
+      return status.pops.length === 3 && status.pops.every((pop) => Object.keys(pop.links).length === 2);
+    }, 15_000, 'a full mesh of links');
   });
   after(async () => {
     await Promise.allSettled(running.map((connector) => connector.stop(0)));
