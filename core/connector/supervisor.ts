@@ -6,7 +6,7 @@ import { BurrowError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { Backoff } from '../transport/backoff.ts';
 import type { ConnectorHooks, EdgeAddress } from './hooks.ts';
-import { RegistrationError, type TunnelConnection } from './tunnel-connection.ts';
+import { EDGE_CLOSED_AFTER_HANDSHAKE, RegistrationError, type TunnelConnection } from './tunnel-connection.ts';
 
 export interface SupervisorOptions {
   haConnections: number;
@@ -202,9 +202,10 @@ function popOf(edge: EdgeAddress): string {
 }
 
 /**
- * TLS failures that retrying cannot cure: the edge refuses this connector's client certificate (another CA's;
- * Node's edge hangs up without an alert, so that shows as a close before registration or a reset), or the
- * connector cannot verify the edge's certificate against the CA it was given.
+ * TLS failures that retrying cannot cure: the edge refuses this connector's client certificate (another CA's: an alert,
+ * or, from Node's edge, a close right after the handshake before any HTTP/2 frame), or the connector cannot verify the
+ * edge's certificate against the CA it was given. A reset or a close at any other moment is an ordinary failure (an
+ * edge restarting, a load balancer with no edge behind it) and is retried.
  */
 type TlsRefusal = 'client-certificate' | 'edge-certificate';
 
@@ -215,7 +216,7 @@ const CLIENT_CERTIFICATE_REFUSED = new Set([
   'ERR_SSL_TLSV1_ALERT_BAD_CERTIFICATE',
   'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
   'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED',
-  'ECONNRESET',
+  EDGE_CLOSED_AFTER_HANDSHAKE,
 ]);
 /** Expiry is left out: an edge renews its certificate, and a wrong clock gets fixed, while the connector waits. */
 const EDGE_CERTIFICATE_UNVERIFIED = new Set([
@@ -228,13 +229,12 @@ const EDGE_CERTIFICATE_UNVERIFIED = new Set([
   'CERT_UNTRUSTED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-const CLOSED_BEFORE_REGISTRATION = /closed the connection before registration/;
 
 function tlsRefusalOf(error: unknown): TlsRefusal | undefined {
   for (let cause = error, depth = 0; cause instanceof Error && depth < 4; cause = cause.cause, depth++) {
     const code = (cause as NodeJS.ErrnoException).code ?? '';
     if (EDGE_CERTIFICATE_UNVERIFIED.has(code)) return 'edge-certificate';
-    if (CLIENT_CERTIFICATE_REFUSED.has(code) || CLOSED_BEFORE_REGISTRATION.test(cause.message)) return 'client-certificate';
+    if (CLIENT_CERTIFICATE_REFUSED.has(code)) return 'client-certificate';
   }
   return undefined;
 }

@@ -95,6 +95,9 @@ export class TunnelConnection extends EventEmitter {
     }
 
     const server = http2.createServer({ ...http2SessionOptions, ...PEER_BOUNDS });
+    // An edge that accepts the connection speaks first (its HTTP/2 preface and SETTINGS). One that closes right after
+    // the TLS handshake without a word refuses the client certificate: Node's TLS server hangs up without an alert.
+    let edgeSpoke = false;
     const controlReady = new Promise<{ req: Http2ServerRequest; res: Http2ServerResponse }>((resolve, reject) => {
       const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse) => {
         if (req.url === CONTROL_PATH && !this.control) {
@@ -108,12 +111,13 @@ export class TunnelConnection extends EventEmitter {
       server.on('request', onRequest);
       // Expect: 100-continue is answered by the origin (or by the router for origins that cannot).
       server.on('checkContinue', onRequest);
-      socket.once('close', () => reject(new Error('the edge closed the connection before registration')));
+      socket.once('close', () => reject(edgeSpoke ? new Error('the edge closed the connection before registration') : hungUpAfterHandshake()));
     });
     server.on('sessionError', (error) => this.log.warn({ err: error }, 'tunnel session failed'));
     server.on('session', (session: ServerHttp2Session) => {
       this.session = session;
       session.setLocalWindowSize(SESSION_WINDOW);
+      session.once('remoteSettings', () => (edgeSpoke = true));
       session.on('error', (error) => this.log.debug({ err: error.message }, 'tunnel session error'));
       session.on('goaway', (code) => {
         if (code !== 0) this.log.warn({ code }, 'the edge closed the connection with an error');
@@ -205,6 +209,14 @@ export class TunnelConnection extends EventEmitter {
     }, heartbeatIntervalMs);
     timer.unref();
   }
+}
+
+/** `code` of the error for an edge that closed the connection right after the TLS handshake, before any HTTP/2 frame. */
+export const EDGE_CLOSED_AFTER_HANDSHAKE = 'EDGE_CLOSED_AFTER_HANDSHAKE';
+
+function hungUpAfterHandshake(): Error {
+  const message = 'the edge closed the connection right after the TLS handshake, before any HTTP/2 frame (it does not accept this client certificate)';
+  return Object.assign(new Error(message), { code: EDGE_CLOSED_AFTER_HANDSHAKE });
 }
 
 function delay(ms: number): Promise<void> {

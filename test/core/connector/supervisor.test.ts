@@ -11,7 +11,9 @@ import { eventually } from '../../helpers/harness.ts';
 const coded = (message: string, code: string) => Object.assign(new Error(message), { code });
 const clientCertRefused = () => coded('tlsv13 alert certificate required', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
 const unknownCa = () => coded('tlsv1 alert unknown ca', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
-const hungUp = () => new Error('the edge closed the connection before registration');
+const hungUp = () => coded('the edge closed the connection right after the TLS handshake, before any HTTP/2 frame (it does not accept this client certificate)', 'EDGE_CLOSED_AFTER_HANDSHAKE');
+const closedLater = () => new Error('the edge closed the connection before registration');
+const reset = () => coded('read ECONNRESET', 'ECONNRESET');
 const unverifiable = () => coded('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN');
 const refusedPort = () => coded('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED');
 
@@ -59,7 +61,7 @@ describe('ConnectionSupervisor: TLS refusals that cannot go away', () => {
   const fatalCases: Array<{ name: string; error: () => Error; code: string; says: RegExp }> = [
     { name: 'the edge refuses the client certificate (certificate required alert)', error: clientCertRefused, code: 'BURROW_ERR_REGISTRATION_REFUSED', says: /refused this connector's client certificate.*ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED.*burrow login/ },
     { name: 'the edge refuses the client certificate (unknown CA alert)', error: unknownCa, code: 'BURROW_ERR_REGISTRATION_REFUSED', says: /client certificate.*cert\.pem/ },
-    { name: 'the edge hangs up after the handshake, as a Node edge does on a foreign certificate', error: hungUp, code: 'BURROW_ERR_REGISTRATION_REFUSED', says: /closed the connection before registration/ },
+    { name: 'the edge hangs up after the handshake, as a Node edge does on a foreign certificate', error: hungUp, code: 'BURROW_ERR_REGISTRATION_REFUSED', says: /closed the connection right after the TLS handshake/ },
     { name: "the connector cannot verify the edge's certificate", error: unverifiable, code: 'BURROW_ERR_EDGE_CERT', says: /cannot verify the certificate of.*SELF_SIGNED_CERT_IN_CHAIN.*cert\.pem/ },
   ];
   for (const c of fatalCases) {
@@ -94,6 +96,17 @@ describe('ConnectionSupervisor: TLS refusals that cannot go away', () => {
     await supervisor.shutdown(0);
     assert.equal(fatal, undefined, fatal?.message);
   });
+
+  for (const [name, error] of [['a reset (a load balancer with no edge behind it)', reset], ['a close after the edge spoke HTTP/2 (an edge restarting)', closedLater]] as const) {
+    it(`${name} is retried, never fatal`, async () => {
+      const { supervisor, attempts, outcome } = supervise([edgeA], () => error(), 1);
+      let fatal: Error | undefined;
+      void outcome.then((result) => (fatal = result.fatal));
+      await eventually(() => attempts.length >= 8, 10_000, 'several attempts');
+      await supervisor.shutdown(0);
+      assert.equal(fatal, undefined, fatal?.message);
+    });
+  }
 
   it('an edge that cannot be reached is retried, never fatal (retries: 0)', async () => {
     const { supervisor, attempts, outcome } = supervise([edgeA, edgeB], () => refusedPort());
