@@ -8,7 +8,7 @@ export { devEdgeSettings } from '../config/dev-edge.ts';
 export { defineConfig, loadConfig, validateConfig, burrowHome } from './kernel/config.ts';
 /** The zod Burrow validates options with: a plugin declares `options: z.strictObject({...})` without its own copy. */
 export { z } from 'zod';
-export { BurrowError, ConfigError } from './kernel/errors.ts';
+export { AttributedError, BurrowError, ConfigError } from './kernel/errors.ts';
 export { serviceToken, type ServiceToken, type ServiceRegistry } from './kernel/services.ts';
 export { MetricsToken } from './kernel/metrics.ts';
 export type { Middleware, Next } from './kernel/middleware.ts';

@@ -7,7 +7,7 @@ import { Container } from 'inversify';
 import { edgeSchema, type EdgeSettings } from '../../config/schema.ts';
 import { defaultPluginsFor } from '../../config/default.ts';
 import { createLogger, type Logger } from '../kernel/logger.ts';
-import { ConfigError } from '../kernel/errors.ts';
+import { AttributedError, ConfigError } from '../kernel/errors.ts';
 import { resolveRuntimePlugins, runDisposers, setupPlugins, type ResolvedPlugin } from '../kernel/loader.ts';
 import type { Dispose } from '../kernel/plugin.ts';
 import { attributeErrors } from '../kernel/middleware.ts';
@@ -155,7 +155,7 @@ export class Edge {
       addresses.http = await listenOn(server, listen.http, 'http');
     }
     if (listen.https) {
-      if (!settings.tls) throw new Error('edge.listen.https needs edge.tls.cert and edge.tls.key');
+      if (!settings.tls) throw new ConfigError('edge.listen.https needs edge.tls.cert and edge.tls.key', {});
       const [cert, key] = await Promise.all([readFile(settings.tls.cert), readFile(settings.tls.key)]);
       const server = https.createServer({ cert, key, ...visitorServerOptions(settings) }, (req, res) => this.visitors.handle(req, res, 'https'));
       this.serveVisitors(server, 'https');
@@ -187,7 +187,7 @@ export class Edge {
   /** Binds a plugin's listener (before the core's), so its address is reported with the others and it closes on stop. */
   private async listenFor(pluginId: string, name: string, server: Listenable, address: string): Promise<string> {
     const taken = ['http', 'https', 'tunnel'].includes(name) || this.pluginListeners.has(name);
-    if (taken) throw new Error(`plugin ${pluginId} asked for a listener named "${name}", which is taken`);
+    if (taken) throw new AttributedError('BURROW_ERR_LISTEN', `plugin ${pluginId} asked for a listener named "${name}", which is taken`);
     const bound = await listenOn(server, address, name);
     this.pluginListeners.set(name, { server, address: bound });
     return bound;
@@ -234,7 +234,7 @@ async function listenOn(server: Listenable, address: string, name: string): Prom
         EACCES: `permission denied. Fix: use a port above 1023, or another address (${where})`,
         EADDRNOTAVAIL: `no network interface here has the address ${host}. Fix: use 127.0.0.1, 0.0.0.0 or an address of this machine (${where})`,
       };
-      reject(new Error(`cannot listen on ${address}: ${problems[error.code ?? ''] ?? error.message}`, { cause: error }));
+      reject(new AttributedError('BURROW_ERR_LISTEN', `cannot listen on ${address}: ${problems[error.code ?? ''] ?? error.message}`, { cause: error }));
     });
     server.once('listening', () => resolve());
     if ('bind' in server) server.bind(port, host);

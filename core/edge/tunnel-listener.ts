@@ -6,6 +6,7 @@ import type { Logger } from '../kernel/logger.ts';
 import {
   CONTROL_PATH,
   PROTOCOL_VERSION,
+  ProtocolError,
   SESSION_WINDOW,
   encodeMessage,
   http2SessionOptions,
@@ -98,7 +99,7 @@ export class TunnelListener {
     for await (const message of readMessages(control, parseConnectorMessage)) {
       if (refused) continue;
       if (!connection) {
-        if (message.type !== 'register') throw new Error('first control message must be register');
+        if (message.type !== 'register') throw new ProtocolError('first control message must be register');
         clearTimeout(timer);
         try {
           connection = await this.register(session, message, socket, remoteAddress);

@@ -24,6 +24,13 @@ export const errorCodes = {
   BURROW_ERR_PROTOCOL: 'the peer sent something that is not a Burrow control message (a broken peer, or not a Burrow edge/connector on that port)',
   BURROW_ERR_SERVICE_CONFLICT: 'two plugins provide the same service; enable only one plugin per role (core/kernel/roles.ts)',
   BURROW_ERR_SERVICE_MISSING: 'a plugin needs a service no enabled plugin provides; enable a plugin that provides it',
+  BURROW_ERR_LISTEN: 'the edge cannot open a listener: the address is in use, needs privileges or is not on this machine, or a plugin asked for a listener name that is taken',
+  BURROW_ERR_FILE_UNREADABLE: 'a file Burrow keeps (a key, a token, credentials) exists but cannot be read: check its permissions',
+  BURROW_ERR_REGISTRY_FILE: "the registry file in the edge's data folder (registry.json) is not valid JSON; restore it from a backup, or move it away to start with no tunnels",
+  BURROW_ERR_JWKS: "the jwt plugin's `jwksFile` cannot be read or is not a JWKS document (a JSON object with a `keys` list)",
+  BURROW_ERR_CERT_REQUEST: 'a certificate cannot be issued as asked: the signing request is not a valid PKCS#10 request for an ECDSA P-256 key, or the zones, names or validity are unusable',
+  BURROW_ERR_LOGIN_ANSWERED: 'a `burrow login` request was approved or denied when it had already been answered',
+  BURROW_ERR_POP_LINK: 'a link to another PoP failed: its certificate names another PoP, or the link went down while a request was being forwarded',
 } as const satisfies Record<string, string>;
 
 export type BurrowErrorCode = keyof typeof errorCodes;
@@ -37,6 +44,21 @@ export class BurrowError extends Error {
     this.name = new.target.name;
     this.code = code;
     this.hint = opts.hint;
+  }
+}
+
+/**
+ * A catalogued error for a problem whose message does not say which plugin met it (a file it cannot read, a port it
+ * cannot bind). Unlike a BurrowError it does not pass through plugin setup and hooks as it is: they wrap it in a
+ * PluginError that names the plugin and where it failed, and the code stays on that PluginError's cause.
+ */
+export class AttributedError extends Error {
+  readonly code: BurrowErrorCode;
+
+  constructor(code: BurrowErrorCode, message: string, opts: { cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = code;
   }
 }
 

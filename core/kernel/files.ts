@@ -1,6 +1,7 @@
 // Private files (keys, tokens, credentials): read if present, created with their final mode and replaced atomically.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { AttributedError } from './errors.ts';
 
 export async function ensurePrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -13,7 +14,7 @@ export async function readIfExists(file: string): Promise<string | undefined> {
     return await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    throw new AttributedError('BURROW_ERR_FILE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { z } from 'zod';
-import { definePlugin, reply } from 'burrow';
+import { AttributedError, definePlugin, reply } from 'burrow';
 
 const headerName = z.string().regex(/^[a-z0-9-]+$/i, 'expected a header name');
 
@@ -72,9 +72,9 @@ async function loadJwks(file: string): Promise<JWTVerifyGetKey> {
   try {
     parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    throw new Error(`cannot read the JWKS file ${file}: ${(error as Error).message}`);
+    throw new AttributedError('BURROW_ERR_JWKS', `cannot read the JWKS file ${file}: ${(error as Error).message}`, { cause: error });
   }
-  if (!parsed || !Array.isArray((parsed as { keys?: unknown }).keys)) throw new Error(`${file} is not a JWKS document: it needs a "keys" list`);
+  if (!parsed || !Array.isArray((parsed as { keys?: unknown }).keys)) throw new AttributedError('BURROW_ERR_JWKS', `${file} is not a JWKS document: it needs a "keys" list`);
   return createLocalJWKSet(parsed as Parameters<typeof createLocalJWKSet>[0]);
 }
 

@@ -1,5 +1,6 @@
 // Pending device-style login requests: a short code for the operator, a secret poll token for the CLI.
 import { randomBytes, randomInt } from 'node:crypto';
+import { BurrowError } from 'burrow';
 import type { LoginResponse } from '../origin-ca/service.ts';
 
 /** Letters only, without vowels or look-alikes, so a code is easy to read aloud and never spells a word. */
@@ -88,7 +89,7 @@ export class PendingLogins {
   }
 
   private settle(request: LoginRequest, status: 'approved' | 'denied'): void {
-    if (request.status !== 'pending') throw new Error(`this login request was already ${request.status}`);
+    if (request.status !== 'pending') throw new BurrowError('BURROW_ERR_LOGIN_ANSWERED', `this login request was already ${request.status}`);
     request.status = status;
   }
 

@@ -1,7 +1,7 @@
 // Smart routing on the request path: a visitor request for a tunnel served at other PoPs leaves on the link toward
 // the nearest of them, and each PoP it reaches serves it from a local tunnel connection or passes it one hop on.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { Headers, normalizeHost, type EdgePluginApi, type Forwarding, type VisitorContext } from 'burrow';
+import { BurrowError, Headers, normalizeHost, type EdgePluginApi, type Forwarding, type VisitorContext } from 'burrow';
 import { answerError, bridge } from './bridge.ts';
 import type { PeerLinks } from './links.ts';
 import type { NetworkMap } from './map.ts';
@@ -33,7 +33,7 @@ export class Forwarder {
       path: toward.route.path,
       open: (headers, options) => {
         const session = this.links.session(next);
-        if (!session) throw new Error(`the link to ${next} went down`);
+        if (!session) throw new BurrowError('BURROW_ERR_POP_LINK', `the link to ${next} went down`);
         headers[Headers.hops] = '1';
         headers[Headers.path] = this.self;
         this.metrics.forwarded(next);

@@ -2,7 +2,7 @@
 // PoP (reconnected with backoff), and the round trip of each link measured with HTTP/2 PING and smoothed.
 import http2, { type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import tls, { type TLSSocket } from 'node:tls';
-import { Backoff, SESSION_WINDOW, dropSession, http2SessionOptions, splitHostPort, type CertifiedKey, type Logger } from 'burrow';
+import { Backoff, BurrowError, SESSION_WINDOW, dropSession, http2SessionOptions, splitHostPort, type CertifiedKey, type Logger } from 'burrow';
 import { popOfPeer } from '../origin-ca/service.ts';
 
 /** Weight of a new PING sample in a link's smoothed round trip: a lasting change shows within one or two probes. */
@@ -173,7 +173,7 @@ export class PeerLinks {
           ALPNProtocols: ['h2'],
           // The name that matters is the PoP the certificate is for, not a DNS name.
           checkServerIdentity: (_host, peer) =>
-            popOfPeer(peer.subjectaltname) === link.pop ? undefined : new Error(`the PoP at ${link.address} is not ${link.pop} (its certificate names ${popOfPeer(peer.subjectaltname) ?? 'no PoP'})`),
+            popOfPeer(peer.subjectaltname) === link.pop ? undefined : new BurrowError('BURROW_ERR_POP_LINK', `the PoP at ${link.address} is not ${link.pop} (its certificate names ${popOfPeer(peer.subjectaltname) ?? 'no PoP'})`),
         }),
     });
     link.session = session;

@@ -1,7 +1,7 @@
 // Origin certificate authority: mints the edge's CA, its TLS server certificate and connectors' zone certificates.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { hostInZone, normalizeHost } from 'burrow';
+import { AttributedError, hostInZone, normalizeHost } from 'burrow';
 import { createPrivateKey, KeyObject, webcrypto, X509Certificate as NodeX509Certificate } from 'node:crypto';
 
 /** A private key (PKCS#8 PEM) and the certificate (PEM) for its public half. */
@@ -57,7 +57,7 @@ export async function issueServerCertificate(
     ...opts.dnsNames.map((value) => ({ type: 'dns' as const, value: value.toLowerCase() })),
     ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  if (names.length === 0) throw new Error('a server certificate needs at least one DNS name or IP address');
+  if (names.length === 0) throw new AttributedError('BURROW_ERR_CERT_REQUEST', 'a server certificate needs at least one DNS name or IP address');
   const cert = await signLeaf(issuer, {
     commonName: opts.commonName,
     publicKey: keys.publicKey,
@@ -105,21 +105,21 @@ export async function checkCertificateRequest(csrPem: string): Promise<x509.Pkcs
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch (err) {
-    throw new Error(`certificate signing request is not a valid PKCS#10 PEM: ${errorMessage(err)}`);
+    throw new AttributedError('BURROW_ERR_CERT_REQUEST', `certificate signing request is not a valid PKCS#10 PEM: ${errorMessage(err)}`, { cause: err });
   }
   // The signature proves the requester holds the private key for the public key we are about to certify.
   let verified = false;
   try {
     verified = await csr.verify();
   } catch (err) {
-    throw new Error(`certificate signing request signature could not be checked: ${errorMessage(err)}`);
+    throw new AttributedError('BURROW_ERR_CERT_REQUEST', `certificate signing request signature could not be checked: ${errorMessage(err)}`, { cause: err });
   }
   if (!verified) {
-    throw new Error('certificate signing request signature does not verify; it was altered or not signed by its key');
+    throw new AttributedError('BURROW_ERR_CERT_REQUEST', 'certificate signing request signature does not verify; it was altered or not signed by its key');
   }
   const algorithm = csr.publicKey.algorithm as EcKeyAlgorithm;
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
-    throw new Error(`certificate signing request must carry an ECDSA P-256 key, not ${describeAlgorithm(algorithm)}`);
+    throw new AttributedError('BURROW_ERR_CERT_REQUEST', `certificate signing request must carry an ECDSA P-256 key, not ${describeAlgorithm(algorithm)}`);
   }
   return csr;
 }
@@ -205,9 +205,9 @@ interface Issuer {
 async function loadIssuer(ca: CertifiedKey): Promise<Issuer> {
   const cert = new x509.X509Certificate(ca.certPem);
   const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  if (!basic?.ca) throw new Error(`issuer certificate "${cert.subject}" is not a CA certificate`);
+  if (!basic?.ca) throw new AttributedError('BURROW_ERR_CA', `issuer certificate "${cert.subject}" is not a CA certificate`);
   if (!new NodeX509Certificate(ca.certPem).checkPrivateKey(createPrivateKey(ca.keyPem))) {
-    throw new Error(`CA private key does not belong to the CA certificate "${cert.subject}"`);
+    throw new AttributedError('BURROW_ERR_CA', `CA private key does not belong to the CA certificate "${cert.subject}"`);
   }
   return { cert, signingKey: await importPrivateKey(ca.keyPem) };
 }
@@ -266,7 +266,7 @@ async function importPrivateKey(keyPem: string): Promise<CryptoKey> {
   // Going through KeyObject also accepts SEC1 ("EC PRIVATE KEY") input and normalises it to PKCS#8.
   const keyObject: KeyObject = createPrivateKey(keyPem);
   if (keyObject.asymmetricKeyType !== 'ec' || keyObject.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new Error('CA private key must be an ECDSA P-256 key');
+    throw new AttributedError('BURROW_ERR_CA', 'CA private key must be an ECDSA P-256 key');
   }
   const der = keyObject.export({ type: 'pkcs8', format: 'der' });
   return crypto.subtle.importKey('pkcs8', der, KEY_ALGORITHM, false, ['sign']);
@@ -286,7 +286,7 @@ function randomSerialNumber(): string {
 }
 
 function validity(days: number): { notBefore: Date; notAfter: Date } {
-  if (!Number.isFinite(days) || days <= 0) throw new Error(`validity must be a positive number of days, got ${days}`);
+  if (!Number.isFinite(days) || days <= 0) throw new AttributedError('BURROW_ERR_CERT_REQUEST', `validity must be a positive number of days, got ${days}`);
   const now = Date.now();
   return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + days * DAY_MS) };
 }
@@ -298,10 +298,10 @@ function nameWithCommonName(commonName: string): x509.JsonName {
 
 function normalizeZones(zones: string[]): string[] {
   const out = [...new Set(zones.map(normalizeHost).filter((z) => z !== ''))];
-  if (out.length === 0) throw new Error('at least one zone is required');
+  if (out.length === 0) throw new AttributedError('BURROW_ERR_CERT_REQUEST', 'at least one zone is required');
   for (const zone of out) {
     if (zone.startsWith('*.') || zone.includes('*')) {
-      throw new Error(`zone "${zone}" must be a plain domain; the wildcard is added automatically`);
+      throw new AttributedError('BURROW_ERR_CERT_REQUEST', `zone "${zone}" must be a plain domain; the wildcard is added automatically`);
     }
   }
   return out;

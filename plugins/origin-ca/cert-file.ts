@@ -121,7 +121,7 @@ function parsePemBlocks(text: string): PemBlock[] {
 function onlyBlock(input: string, label: string, field: string): string {
   const blocks = parsePemBlocks(input);
   if (blocks.length !== 1 || blocks[0]!.label !== label) {
-    throw new Error(`${field} must hold exactly one ${label} PEM block`);
+    throw new BurrowError('BURROW_ERR_ORIGIN_CERT', `${field} must hold exactly one ${label} PEM block`);
   }
   return blocks[0]!.text;
 }

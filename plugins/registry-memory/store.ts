@@ -2,7 +2,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MemoryNetworkStore } from './network-store.ts';
-import { BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type StoredTunnel, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
+import { AttributedError, BurrowError, RouteConflictError, mintTunnel, publicTunnel, secretMatches, type StoredTunnel, type CreatedTunnel, type PresenceRecord, type RouteRecord, type TunnelRecord, type TunnelRegistry } from 'burrow';
 
 interface Snapshot {
   version: 1;
@@ -35,8 +35,8 @@ export class MemoryRegistry implements TunnelRegistry {
     let snapshot: Snapshot;
     try {
       snapshot = JSON.parse(text) as Snapshot;
-    } catch {
-      throw new Error(`${file} is not valid JSON; restore it from a backup, or move it away to start with no tunnels`);
+    } catch (error) {
+      throw new AttributedError('BURROW_ERR_REGISTRY_FILE', `${file} is not valid JSON; restore it from a backup, or move it away to start with no tunnels`, { cause: error });
     }
     for (const tunnel of snapshot.tunnels ?? []) registry.tunnels.set(tunnel.id, tunnel);
     for (const route of snapshot.routes ?? []) registry.routes.set(route.hostname, route);

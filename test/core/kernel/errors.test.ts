@@ -1,6 +1,6 @@
 // The error catalogue: every code Burrow raises is listed once in core/kernel/errors.ts, and every listed code is used.
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { Container } from 'inversify';
 import { errorCodes } from '../../../core/kernel/errors.ts';
-import { ConfigError, EdgeApiError, EdgeClient, OriginError, PluginError, RegistrationRefused, RouteConflictError, serviceToken } from '../../../core/index.ts';
+import { AttributedError, ConfigError, Edge, EdgeApiError, EdgeClient, OriginError, PluginError, RegistrationRefused, RouteConflictError, definePlugin, readIfExists, serviceToken } from '../../../core/index.ts';
+import { removeDir, tempDir } from '../../helpers/harness.ts';
+import { defaultPlugins } from '../../../config/default.ts';
+import { resolveRuntimePlugins } from '../../../core/kernel/loader.ts';
 import { createConnectorHooks } from '../../../core/connector/hooks.ts';
 import { ConnectionSupervisor } from '../../../core/connector/supervisor.ts';
 import { RegistrationError, type TunnelConnection } from '../../../core/connector/tunnel-connection.ts';
@@ -52,6 +55,7 @@ describe('error codes', () => {
       [new ProtocolError('control message too large'), 'BURROW_ERR_PROTOCOL'],
       [new EdgeApiError(404, 'no tunnel "web" in example.test'), 'BURROW_ERR_EDGE_API'],
       [new ServiceError('BURROW_ERR_SERVICE_CONFLICT', 'twice'), 'BURROW_ERR_SERVICE_CONFLICT'],
+      [new AttributedError('BURROW_ERR_LISTEN', 'cannot listen on 127.0.0.1:80'), 'BURROW_ERR_LISTEN'],
     ];
     for (const [error, code] of errors) {
       assert.ok(error.code in errorCodes, `${error.constructor.name} has ${error.code}, which is not catalogued`);
@@ -150,5 +154,66 @@ describe('error codes', () => {
     await supervisor.shutdown(0);
     assert.equal(error.code, 'BURROW_ERR_EDGE_UNREACHABLE');
     assert.match(error.message, /^gave up after 2 retries: connect ECONNREFUSED/);
+  });
+  it('an edge that cannot bind an address, or is asked for https without a certificate, says so with its code', async () => {
+    const dataDir = await tempDir('burrow-errors-');
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = `127.0.0.1:${(holder.address() as AddressInfo).port}`;
+    try {
+      const busy = Edge.fromConfig({ pop: 'test', dataDir, listen: { http: taken, tunnel: '127.0.0.1:0', api: '127.0.0.1:0' } }, { log: silentLogger });
+      const inUse = await busy.start().catch((error: unknown) => error);
+      await busy.stop(0);
+      assert.ok(inUse instanceof AttributedError, String(inUse));
+      assert.equal(inUse.code, 'BURROW_ERR_LISTEN');
+      assert.match(inUse.message, new RegExp(`^cannot listen on ${taken}: the address is already in use\\. Fix:`));
+
+      const https = Edge.fromConfig({ pop: 'test', dataDir, listen: { https: '127.0.0.1:0', tunnel: '127.0.0.1:0', api: '127.0.0.1:0' } }, { log: silentLogger });
+      const noCert = await https.start().catch((error: unknown) => error);
+      await https.stop(0);
+      assert.ok(noCert instanceof ConfigError, String(noCert));
+      assert.equal(noCert.code, 'BURROW_ERR_CONFIG');
+      assert.equal(noCert.message, 'edge.listen.https needs edge.tls.cert and edge.tls.key');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+      await removeDir(dataDir);
+    }
+  });
+
+  it("a plugin that asks for a listener name already taken fails naming the plugin, with the listener's code on the cause", async () => {
+    const dataDir = await tempDir('burrow-errors-');
+    const greedy = definePlugin({
+      id: 'greedy-listener',
+      async edge(api) {
+        await api.listen('http', createServer(), '127.0.0.1:0');
+      },
+    });
+    const edge = Edge.fromConfig({ pop: 'test', dataDir, listen: { tunnel: '127.0.0.1:0', api: '127.0.0.1:0' } }, { log: silentLogger, resolvedPlugins: await resolveRuntimePlugins({ defaults: defaultPlugins, listed: [{ spec: { use: greedy }, keyPath: ['plugins', 0] }] }) });
+    try {
+      const error = await edge.start().catch((error: unknown) => error);
+      assert.ok(error instanceof PluginError, String(error));
+      assert.match(error.message, /^plugin "greedy-listener" failed in edge setup: plugin greedy-listener asked for a listener named "http", which is taken$/);
+      assert.ok(error.cause instanceof AttributedError);
+      assert.equal(error.cause.code, 'BURROW_ERR_LISTEN');
+    } finally {
+      await edge.stop(0);
+      await removeDir(dataDir);
+    }
+  });
+
+  it('a private file that exists but cannot be read is BURROW_ERR_FILE_UNREADABLE; a missing one is no error', async () => {
+    const dir = await tempDir('burrow-errors-');
+    try {
+      assert.equal(await readIfExists(path.join(dir, 'missing')), undefined);
+      // A folder where the file should be cannot be read, whoever runs the test (root reads any mode).
+      const folder = path.join(dir, 'token');
+      await mkdir(folder);
+      const error = await readIfExists(folder).catch((error: unknown) => error);
+      assert.ok(error instanceof AttributedError, String(error));
+      assert.equal(error.code, 'BURROW_ERR_FILE_UNREADABLE');
+      assert.ok(error.message.startsWith(`cannot read ${folder}: `), error.message);
+    } finally {
+      await removeDir(dir);
+    }
   });
 });

@@ -96,4 +96,19 @@ describe('jwt plugin options', () => {
   it('fails at startup, naming the plugin, when the JWKS file is missing', async () => {
     await assert.rejects(createTestKit({ configDir: dir, plugins: [{ use: 'jwt', options: { jwksFile: 'missing.json' } }] }), /plugin "jwt" failed in connector setup: cannot read the JWKS file/);
   });
+
+  it('keeps BURROW_ERR_JWKS on the cause for a missing file and for a file that is not a JWKS document', async () => {
+    await writeFile(path.join(dir, 'not-jwks.json'), '{"kty":"EC"}');
+    for (const [file, message] of [
+      ['missing.json', /^cannot read the JWKS file /],
+      ['not-jwks.json', /not-jwks\.json is not a JWKS document: it needs a "keys" list$/],
+    ] as const) {
+      await assert.rejects(createTestKit({ configDir: dir, plugins: [{ use: 'jwt', options: { jwksFile: file } }] }), (error: Error & { code?: string; cause?: Error & { code?: string } }) => {
+        assert.equal(error.code, 'BURROW_ERR_PLUGIN');
+        assert.equal(error.cause?.code, 'BURROW_ERR_JWKS');
+        assert.match(error.cause.message, message);
+        return true;
+      });
+    }
+  });
 });

@@ -40,7 +40,7 @@ describe('PendingLogins', () => {
     const { pending } = store();
     const request = pending.create(input());
     pending.deny(request);
-    assert.throws(() => pending.approve(request, login), /already denied/);
+    assert.throws(() => pending.approve(request, login), (error: Error & { code?: string }) => error.code === 'BURROW_ERR_LOGIN_ANSWERED' && /already denied/.test(error.message));
   });
 
   it('expires after its time to live', () => {

@@ -150,6 +150,21 @@ describe('origin CA certificates', () => {
     await assert.rejects(signZoneCertificate(ca, csrPem, { zones: [] }), /at least one zone/);
   });
 
+  it('names a refused request BURROW_ERR_CERT_REQUEST and an issuer that is not a CA BURROW_ERR_CA', async () => {
+    const { csrPem } = await createKeyAndCsr({ zones: ['example.test'] });
+    const refused = (pattern: RegExp) => (error: Error & { code?: string }) => error.code === 'BURROW_ERR_CERT_REQUEST' && pattern.test(error.message);
+    await assert.rejects(signZoneCertificate(ca, 'not a request', { zones: ['example.test'] }), refused(/not a valid PKCS#10/));
+    await assert.rejects(signZoneCertificate(ca, csrPem, { zones: [] }), refused(/^at least one zone is required$/));
+    await assert.rejects(signZoneCertificate(ca, csrPem, { zones: ['*.example.test'] }), refused(/must be a plain domain/));
+    await assert.rejects(signZoneCertificate(ca, csrPem, { zones: ['example.test'], validityDays: 0 }), refused(/^validity must be a positive number of days, got 0$/));
+    await assert.rejects(issueServerCertificate(ca, { commonName: 'nobody', dnsNames: [] }), refused(/at least one DNS name or IP address/));
+    const leaf = await issueServerCertificate(ca, { commonName: 'edge', dnsNames: ['edge.example.test'] });
+    await assert.rejects(
+      signZoneCertificate(leaf, csrPem, { zones: ['example.test'] }),
+      (error: Error & { code?: string }) => error.code === 'BURROW_ERR_CA' && /is not a CA certificate/.test(error.message),
+    );
+  });
+
   const zoneCases: Array<{ zones: string[]; expected: string[] }> = [
     { zones: ['example.test'], expected: ['example.test'] },
     { zones: ['a.test', 'b.test', 'c.test'], expected: ['a.test', 'b.test', 'c.test'] },
