@@ -64,7 +64,7 @@ export class ConnectionSupervisor extends EventEmitter {
       try {
         if (this.edges.length === 0 || backoff.attempts > 0) this.edges = await this.options.resolveEdges();
         if (this.edges.length === 0) {
-          throw new Error('no edge addresses found; pass --edge HOST:PORT, log in again so cert.pem names the edge, or enable an edge-discovery plugin (discovery-static is the default)');
+          throw new BurrowError('BURROW_ERR_NO_EDGES', 'no edge addresses found; pass --edge HOST:PORT, log in again so cert.pem names the edge, or enable an edge-discovery plugin (discovery-static is the default)');
         }
         edge = this.pick(index);
         const connection = this.options.createConnection(edge, index);

@@ -25,6 +25,7 @@ export const errorCodes = {
   BURROW_ERR_SERVICE_CONFLICT: 'two plugins provide the same service; enable only one plugin per role (core/kernel/roles.ts)',
   BURROW_ERR_SERVICE_MISSING: 'a plugin needs a service no enabled plugin provides; enable a plugin that provides it',
   BURROW_ERR_LISTEN: 'the edge cannot open a listener: the address is in use, needs privileges or is not on this machine, or a plugin asked for a listener name that is taken',
+  BURROW_ERR_NO_EDGES: 'the connector knows no edge address: pass --edge, log in again so cert.pem names the edge, or enable an edge-discovery plugin',
   BURROW_ERR_FILE_UNREADABLE: 'a file Burrow keeps (a key, a token, credentials) exists but cannot be read: check its permissions',
   BURROW_ERR_REGISTRY_FILE: "the registry file in the edge's data folder (registry.json) is not valid JSON; restore it from a backup, or move it away to start with no tunnels",
   BURROW_ERR_JWKS: "the jwt plugin's `jwksFile` cannot be read or is not a JWKS document (a JSON object with a `keys` list)",

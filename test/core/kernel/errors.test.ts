@@ -155,6 +155,25 @@ describe('error codes', () => {
     assert.equal(error.code, 'BURROW_ERR_EDGE_UNREACHABLE');
     assert.match(error.message, /^gave up after 2 retries: connect ECONNREFUSED/);
   });
+  it('a connector with no edge address to try keeps retrying with BURROW_ERR_NO_EDGES as the reason it gives up on', async () => {
+    const supervisor = new ConnectionSupervisor({
+      haConnections: 1,
+      retries: 1,
+      resolveEdges: async () => [],
+      createConnection: () => assert.fail('no edge address, so no connection is made'),
+      hooks: createConnectorHooks(),
+      log: silentLogger,
+      backoff: { baseMs: 1, capMs: 5 },
+    });
+    const fatal = new Promise<Error & { code?: string; cause?: Error & { code?: string } }>((resolve) => supervisor.once('fatal', resolve));
+    supervisor.start();
+    const error = await fatal;
+    await supervisor.shutdown(0);
+    assert.equal(error.code, 'BURROW_ERR_EDGE_UNREACHABLE');
+    assert.equal(error.cause?.code, 'BURROW_ERR_NO_EDGES');
+    assert.match(error.message, /^gave up after 1 retries: no edge addresses found; pass --edge HOST:PORT/);
+  });
+
   it('an edge that cannot bind an address, or is asked for https without a certificate, says so with its code', async () => {
     const dataDir = await tempDir('burrow-errors-');
     const holder = createServer();
