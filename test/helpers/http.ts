@@ -50,6 +50,20 @@ export function visit(baseUrl: string, path = '/', options: VisitOptions = {}): 
 }
 
 /** A free TCP port on 127.0.0.1 (listen on 0, then close). */
+/** The status of `GET /` at `address` (`host:port`) for `host`, or 0 when no answer came (refused, reset, 5 s silence). */
+export function statusAt(address: string, host: string): Promise<number> {
+  const i = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const req = http.get({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path: '/', headers: { host }, timeout: 5_000 }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+      res.once('error', () => resolve(0));
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(0));
+  });
+}
+
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Connector } from '../../core/connector/connector.ts';
@@ -14,24 +13,13 @@ import { silentLogger } from '../../core/kernel/logger.ts';
 import { initNetworkCa } from '../../plugins/network/ca-command.ts';
 import { spawnEdge } from '../helpers/cli.ts';
 import { ADMIN_TOKEN, createTunnel, eventually, removeDir, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
-import { stopAll } from '../helpers/http.ts';
+import { statusAt, stopAll } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { dig } from '../helpers/dig.ts';
 
 const HOST = 'app.example.test';
 
-function get(address: string): Promise<number> {
-  const i = address.lastIndexOf(':');
-  return new Promise((resolve) => {
-    const req = http.get({ host: address.slice(0, i), port: Number(address.slice(i + 1)), path: '/', headers: { host: HOST }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-      res.once('error', () => resolve(0));
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(0));
-  });
-}
+const get = (address: string) => statusAt(address, HOST);
 
 describe('chaos: one of two PoPs killed -9, connector on SRV discovery', () => {
   let redis: TestRedis;

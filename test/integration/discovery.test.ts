@@ -3,7 +3,6 @@
 // away, the static list and cert.pem as fallbacks with the source in the log, and login recording the domain.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
@@ -13,6 +12,7 @@ import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
 import type { NetworkStatus } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { statusAt } from '../helpers/http.ts';
 import { captureLogger, type LogLine } from '../helpers/identity.ts';
 
 const HOST = 'app.localhost';
@@ -45,17 +45,7 @@ function spread(pops: Map<number, string>): Record<string, number> {
   return out;
 }
 
-function get(address: string): Promise<number> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', headers: { host: HOST }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(0));
-  });
-}
+const get = (address: string) => statusAt(address, HOST);
 
 describe('SRV discovery and the 2 nearest PoPs', () => {
   let network: DevNetwork;

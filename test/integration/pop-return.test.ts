@@ -3,7 +3,6 @@
 // reconnects to lhr, until the connector is 2 + 2 on fra and lhr again.
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Connector } from '../../core/connector/connector.ts';
 import type { TunnelCredentials } from '../../core/connector/hooks.ts';
@@ -12,22 +11,13 @@ import { configSchema } from '../../config/schema.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
 import type { NetworkStatus } from '../../plugins/network/view.ts';
 import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { statusAt } from '../helpers/http.ts';
 import { captureLogger } from '../helpers/identity.ts';
 
 const HOST = 'app.localhost';
 const DOMAIN = 'edges.localhost';
 
-function get(address: string): Promise<number> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/', headers: { host: HOST }, timeout: 5_000 }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(0));
-  });
-}
+const get = (address: string) => statusAt(address, HOST);
 
 describe('a PoP that comes back is taken again at the next reconnect', () => {
   let network: DevNetwork;
