@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../../core/kernel/logger.ts';
 import { configSchema, type BurrowConfigInput, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
 import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 import { stopAll } from './http.ts';
+import type { NetworkStatus } from '../../plugins/network/view.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 process.env.BURROW_EDGE_TOKEN = ADMIN_TOKEN;
@@ -118,6 +119,14 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Waits until the network `admin` belongs to has `pops` PoPs, each linked to every other (a full mesh). */
+export async function fullMesh(admin: EdgeClient, pops: number, timeoutMs = 15_000): Promise<void> {
+  await eventually(async () => {
+    const status = await admin.request<NetworkStatus>('GET', '/v1/network');
+    return status.pops.length === pops && status.pops.every((pop) => Object.keys(pop.links).length === pops - 1);
+  }, timeoutMs, 'a full mesh of links');
 }
 
 export async function removeDir(dir: string): Promise<void> {

@@ -10,8 +10,7 @@ import { EdgeClient } from '../../core/edge-client.ts';
 import { configSchema, type BurrowConfigInput } from '../../config/schema.ts';
 import { createKeyAndCsr } from '../../plugins/origin-ca/ca.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
-import type { NetworkStatus } from '../../plugins/network/view.ts';
-import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { createTunnel, eventually, fullMesh, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { statusAt } from '../helpers/http.ts';
 import { captureLogger, type LogLine } from '../helpers/identity.ts';
 
@@ -68,10 +67,7 @@ describe('SRV discovery and the 2 nearest PoPs', () => {
     credentials = tunnel;
     // Connectors rank PoPs by handshake time: measured once every PoP has linked to the others, not while the whole
     // network (one process) is still starting.
-    await eventually(async () => {
-      const status = await asEdge.admin.request<NetworkStatus>('GET', '/v1/network');
-      return status.pops.length === 3 && status.pops.every((pop) => Object.keys(pop.links).length === 2);
-    }, 15_000, 'a full mesh of links');
+    await fullMesh(asEdge.admin, 3);
   });
   after(async () => {
     await Promise.allSettled(running.map((connector) => connector.stop(0)));

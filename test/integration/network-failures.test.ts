@@ -14,7 +14,7 @@ import type { PresenceRecord } from '../../core/index.ts';
 import { initNetworkCa } from '../../plugins/network/ca-command.ts';
 import type { NetworkStatus } from '../../plugins/network/view.ts';
 import { spawnEdge } from '../helpers/cli.ts';
-import { createTunnel, eventually, removeDir, startEdge, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { createTunnel, eventually, fullMesh, removeDir, startEdge, startOrigin, tempDir, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { stopAll } from '../helpers/http.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
@@ -92,10 +92,7 @@ describe('network: losing a PoP and restarting Redis under load', () => {
       return pops.join(',') === 'iad,iad,lhr,lhr';
     }, 10_000, 'two connections at lhr and two at iad');
     // Every PoP links to every other before the load starts.
-    await eventually(async () => {
-      const status = await at('fra').admin.request<NetworkStatus>('GET', '/v1/network');
-      return status.pops.length === 4 && status.pops.every((pop) => Object.keys(pop.links).length === 3);
-    }, 10_000, 'a full mesh of links');
+    await fullMesh(at('fra').admin, 4, 10_000);
   });
   after(() =>
     stopAll(

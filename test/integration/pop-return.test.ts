@@ -9,8 +9,7 @@ import type { TunnelCredentials } from '../../core/connector/hooks.ts';
 import { EdgeClient } from '../../core/edge-client.ts';
 import { configSchema } from '../../config/schema.ts';
 import { startDevNetwork, type DevNetwork } from '../../plugins/network/dev/network.ts';
-import type { NetworkStatus } from '../../plugins/network/view.ts';
-import { createTunnel, eventually, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
+import { createTunnel, eventually, fullMesh, startOrigin, type TestEdge, type TestOrigin } from '../helpers/harness.ts';
 import { statusAt } from '../helpers/http.ts';
 import { captureLogger } from '../helpers/identity.ts';
 
@@ -62,10 +61,7 @@ describe('a PoP that comes back is taken again at the next reconnect', () => {
     credentials = tunnel;
     // The connector ranks PoPs by handshake time: measured once every PoP has linked to the others, not while the
     // whole network (one process) is still starting.
-    await eventually(async () => {
-      const status = await asEdge.admin.request<NetworkStatus>('GET', '/v1/network');
-      return status.pops.length === 3 && status.pops.every((pop) => Object.keys(pop.links).length === 2);
-    }, 15_000, 'a full mesh of links');
+    await fullMesh(asEdge.admin, 3);
     connector = new Connector({
       config: configSchema.parse({
         'ha-connections': 4,
