@@ -30,12 +30,13 @@ export { publicAddresses, type PublicAddresses } from './edge/public-addresses.t
 
 export { Connector, type ConnectorOptions } from './connector/connector.ts';
 export type { ConnectorPluginApi } from './connector/plugin-api.ts';
-export type { ConnectorHooks, TunnelCredentials, EdgeAddress, CredentialsQuery } from './connector/hooks.ts';
+export type { ConnectorHooks, TunnelCredentials, EdgeAddress, CredentialsQuery, RequestRecord } from './connector/hooks.ts';
 export {
   OriginError,
   defineOrigin,
   type Origin,
   type RequestContext,
+  type StreamRequest,
   type OriginEnvironment,
   type OriginAdapter,
   type OriginOptionsSchema,

@@ -25,7 +25,7 @@ import type { ConnectorPluginApi } from './plugin-api.ts';
 import { RequestRouter, type ConnectorMiddleware, type RequestHandlerFn } from './request-router.ts';
 import { planRuleMiddleware, ruleChains, type RuleMiddlewarePlan } from './rule-middleware.ts';
 import { ConnectionSupervisor } from './supervisor.ts';
-import { TunnelConnection } from './tunnel-connection.ts';
+import { TunnelConnection, streamListener } from './tunnel-connection.ts';
 
 export interface ConnectorOptions {
   config: BurrowConfig;
@@ -129,8 +129,7 @@ export class Connector extends EventEmitter {
     const handler = this.requestHandler;
     const [edgeEnd, connectorEnd] = duplexPair('127.0.0.1');
     const server = http2.createServer(http2SessionOptions);
-    server.on('request', handler);
-    server.on('checkContinue', handler);
+    server.on('stream', streamListener(handler));
     server.emit('connection', connectorEnd);
     const session = http2.connect('http://connector.burrow.internal', { ...http2SessionOptions, createConnection: () => edgeEnd as never });
     session.on('error', () => undefined);
@@ -140,14 +139,19 @@ export class Connector extends EventEmitter {
     return stream;
   }
 
+  /** Requests being served, across config generations. */
+  private inFlight = 0;
+
   /** Every request goes to the generation in force when it arrives, and counts there until it closes. */
-  private readonly handle: RequestHandlerFn = (req, res) => {
+  private readonly handle: RequestHandlerFn = (stream, headers, rawHeaders) => {
     const generation = this.generation!;
     generation.active++;
-    res.once('close', () => {
+    this.inFlight++;
+    stream.once('close', () => {
+      this.inFlight--;
       if (--generation.active === 0) generation.drained?.();
     });
-    generation.router.handle(req, res);
+    generation.router.handle(stream, headers, rawHeaders);
   };
 
   /** Loads plugins and compiles the ingress rules to origins without connecting (used by `ingress validate`). */
@@ -176,6 +180,7 @@ export class Connector extends EventEmitter {
       runtime: 'connector',
       pluginId: plugin.definition.id,
       connectorId: this.connectorId,
+      requestsInFlight: () => this.inFlight,
       instanceName: plugin.name,
       hooks: this.hooks,
       settings,
@@ -222,7 +227,7 @@ export class Connector extends EventEmitter {
     try {
       const chains = ruleChains(ingress, plan, [...plugins, ...inline], global, byInstance, this.log, configFile);
       for (const rule of ingress.rules) origins.set(rule, this.catalog!.create(rule, { configDir: this.configDir, configFile, log: this.log }));
-      const router = new RequestRouter(ingress, origins, (rule) => chains.get(rule)!, this.log);
+      const router = new RequestRouter(ingress, origins, (rule) => chains.get(rule)!, this.log, this.hooks.requestDone);
       return { config, plugins, ingress, origins, router, disposers, active: 0 };
     } catch (error) {
       await Promise.all([...origins.values()].map((origin) => origin.close?.()));

@@ -50,6 +50,30 @@ export interface ConnectorConnectionInfo {
   readonly edge: EdgeAddress;
 }
 
+/** A request the connector finished (answered, or cut short), as `requestDone` reports it. */
+export interface RequestRecord {
+  readonly ray: string;
+  readonly method: string;
+  readonly hostname: string;
+  /** The request path with its query, as the visitor sent it. */
+  readonly path: string;
+  /** The ingress rule that served it (its index in `ingress:`). */
+  readonly rule: number;
+  /** The status sent to the edge; 0 when the stream closed before any response. */
+  readonly status: number;
+  /** Response body bytes sent to the edge (counted only while something taps `requestDone`). */
+  readonly bytes: number;
+  /** From the stream's arrival to its close. */
+  readonly ms: number;
+  /** The response was sent in full (false: the visitor or the connection went away first). */
+  readonly completed: boolean;
+  /** The connector made the answer up because the origin failed (a 502/504 carrying the reason for the edge's page). */
+  readonly originFailed: boolean;
+  readonly clientIp: string;
+  /** The request's HTTP/2 headers, for what else an observer wants to read (e.g. `burrow-path`). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 export function createConnectorHooks() {
   return declareHooks({
     /** Turns what the user asked to run into tunnel id, secret and TLS material; first answer wins. */
@@ -62,6 +86,11 @@ export function createConnectorHooks() {
     resolveEdges: new AsyncSeriesBailHook<[EdgeQuery], EdgeAddress[] | undefined>(['query']),
     afterConnect: new SyncHook<[ConnectorConnectionInfo]>(['connection']),
     connectionLost: new SyncHook<[ConnectorConnectionInfo, string]>(['connection', 'reason']),
+    /**
+     * Each request once its stream closed, however it was served: for logs and metrics, which need no part in the
+     * request itself (middleware would; a request no middleware sees takes the lighter way to its origin).
+     */
+    requestDone: new SyncHook<[RequestRecord]>(['request']),
   });
 }
 

@@ -1,5 +1,5 @@
 // What an origin adapter implements and declares, and the per-request context it and middleware receive.
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { z } from 'zod';
 import type { Logger } from '../kernel/logger.ts';
 import type { MaybePromise } from '../kernel/plugin.ts';
@@ -21,6 +21,22 @@ export interface RequestContext {
   readonly upgrade?: string;
 }
 
+/**
+ * One visitor request as the raw HTTP/2 stream the edge opened: what an origin's `serveStream` gets for a request that
+ * no middleware sees, so no compat request and response are built for it.
+ */
+export interface StreamRequest {
+  readonly stream: ServerHttp2Stream;
+  /** The request's HTTP/2 headers (`:method`, `:path`, `:authority`, the visitor's, and the edge's `burrow-*`). */
+  readonly headers: IncomingHttpHeaders;
+  readonly ray: string;
+  readonly rule: IngressRule;
+  readonly hostname: string;
+  readonly path: string;
+  readonly clientIp: string;
+  readonly log: Logger;
+}
+
 /** An HTTP origin: answers a request on `ctx.res`; resolves when the response is complete. */
 export interface Origin {
   serve(ctx: RequestContext): Promise<void>;
@@ -36,6 +52,12 @@ export interface Origin {
    * `res.writeContinue()`); otherwise the connector sends 100 Continue before `serve`.
    */
   readonly relaysContinue?: boolean;
+  /**
+   * The lighter way in, for the hot path: answers on `request.stream` itself (`stream.respond`). The router calls it in
+   * place of `serve` when the rule has no middleware and the request has no upgrade, no `Expect`, and no body or one
+   * with a Content-Length; everything else goes to `serve`. Rejects with OriginError as `serve` does.
+   */
+  serveStream?(request: StreamRequest): Promise<void>;
   /** Frees pooled connections when the connector stops. */
   close?(): MaybePromise<void>;
 }

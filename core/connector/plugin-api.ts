@@ -11,6 +11,8 @@ export interface ConnectorPluginApi {
   readonly pluginId: string;
   /** This connector process's id (a UUID), as the edge lists it in `burrow tunnel info`. */
   readonly connectorId: string;
+  /** Requests this connector is serving now. */
+  requestsInFlight(): number;
   /** Set when this is a named instance (`name:` in plugins, or inline in a rule): its middleware runs only on the rules that list it. */
   readonly instanceName?: string;
   readonly hooks: ConnectorHooks;
@@ -34,6 +36,7 @@ export interface ConnectorPluginApi {
   /**
    * Adds middleware run before the origin: for every request, in plugin order; for a named instance,
    * only on the ingress rules whose `middleware:` lists it. What it throws becomes a 502 for that request.
+   * A rule with no middleware takes a lighter way to its origin: to only watch requests, tap `hooks.requestDone`.
    */
   use(middleware: ConnectorMiddleware): void;
 }

@@ -1,5 +1,5 @@
 // One connection to an edge: dial TLS 1.3, serve HTTP/2 on the dialed socket, register over the control stream.
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import tls from 'node:tls';
 import { EventEmitter, once } from 'node:events';
 import { BurrowError } from '../kernel/errors.ts';
@@ -24,7 +24,8 @@ import type { EdgeAddress, TunnelCredentials } from './hooks.ts';
  * invalid frames and refused streams before the session is closed, unanswered PINGs of ours, unacknowledged SETTINGS.
  */
 const PEER_BOUNDS = { maxSessionInvalidFrames: 100, maxSessionRejectedStreams: 100, maxOutstandingPings: 10, maxSettings: 32 } as const;
-export type RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+/** Takes each request stream the edge opens, as Node's `stream` event gives it (no compat request and response built). */
+export type RequestHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void;
 
 export interface TunnelConnectionOptions {
   index: number;
@@ -99,18 +100,15 @@ export class TunnelConnection extends EventEmitter {
     // the TLS handshake without a word refuses the client certificate: Node's TLS server hangs up without an alert.
     let edgeSpoke = false;
     const controlReady = new Promise<{ req: Http2ServerRequest; res: Http2ServerResponse }>((resolve, reject) => {
-      const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse) => {
-        if (req.url === CONTROL_PATH && !this.control) {
-          resolve({ req, res });
+      server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+        if (headers[':path'] === CONTROL_PATH && !this.control) {
+          resolve({ req: new http2.Http2ServerRequest(stream, headers, undefined as never, rawHeaders), res: new http2.Http2ServerResponse(stream) });
           return;
         }
         this.activeStreams++;
-        res.once('close', () => this.activeStreams--);
-        this.handler(req, res);
-      };
-      server.on('request', onRequest);
-      // Expect: 100-continue is answered by the origin (or by the router for origins that cannot).
-      server.on('checkContinue', onRequest);
+        stream.once('close', () => this.activeStreams--);
+        this.handler(stream, headers, rawHeaders);
+      });
       socket.once('close', () => reject(edgeSpoke ? new Error('the edge closed the connection before registration') : hungUpAfterHandshake()));
     });
     server.on('sessionError', (error) => this.log.warn({ err: error }, 'tunnel session failed'));
@@ -231,4 +229,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]);
+}
+
+/** A `stream` event listener (session or server) that hands each stream to `handler`. */
+export function streamListener(handler: RequestHandler): (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void {
+  return (stream, headers, _flags, rawHeaders) => handler(stream, headers, rawHeaders);
 }

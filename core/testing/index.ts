@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { defaultPlugins } from '../../config/default.ts';
 import { configSchema, edgeSchema, type EdgeConfigInput, type PluginSpec } from '../../config/schema.ts';
 import { Connector } from '../connector/connector.ts';
+import { streamListener } from '../connector/tunnel-connection.ts';
 import type { IngressRuleConfig, OriginRequestConfig } from '../connector/ingress.ts';
 import { ConnectionTable, EdgeConnection } from '../edge/connections.ts';
 import { createEdgeHooks } from '../edge/hooks.ts';
@@ -103,7 +104,8 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   // The connector side of the tunnel: an HTTP/2 server session on one end of the pair.
   const [edgeEnd, connectorEnd] = duplexPair();
   const server = http2.createServer(http2SessionOptions);
-  server.on('request', connector.requestHandler);
+  const handler = connector.requestHandler;
+  server.on('stream', streamListener(handler));
   server.emit('connection', connectorEnd);
   const session: ClientHttp2Session = http2.connect('http://tunnel.burrow.internal', { ...http2SessionOptions, createConnection: () => edgeEnd as never });
   session.on('error', (error) => log.debug({ err: error.message }, 'test kit tunnel session error'));

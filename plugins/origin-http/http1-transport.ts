@@ -5,8 +5,8 @@ import { isIP, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Duplex, Stream } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
-import { OriginError, endToEndHeaders, relay, type RequestContext } from 'burrow';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { OriginError, endToEndHeaders, relay, type RequestContext, type StreamRequest } from 'burrow';
 import type { HttpOriginOptions } from './options.ts';
 import type { HttpOriginTarget, HttpTransport } from './origin.ts';
 import { TunnelSocket, upgradeRequest } from './tunnel-socket.ts';
@@ -17,7 +17,6 @@ const NO_HEAD = Buffer.alloc(0);
 const AS_SENT = {};
 
 interface Pending {
-  ctx: RequestContext;
   resolve: () => void;
   reject: (error: OriginError) => void;
   /** The tunnel stream of a plain request (none for upgrades, whose socket stands in for it). */
@@ -38,25 +37,26 @@ class OutgoingRequest {
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
   readonly httpVersion = '1.1';
-  readonly method: string;
-  readonly url: string;
   readonly headers: Record<string, string | string[]>;
 
   constructor(
-    readonly source: Http2ServerRequest,
+    readonly method: string,
+    readonly url: string,
+    headers: IncomingHttpHeaders,
     hostHeader: string | undefined,
+    /** What http-proxy-3 listens on for the request's errors: the compat request, or the stream itself. */
+    private readonly source: Http2ServerRequest | ServerHttp2Stream,
+    /**
+     * What http-proxy-3 reads `destroyed` on, to tell a visitor who left from an origin that failed: the compat
+     * request's socket, or the stream itself (never the session's socket, which throws once the session is gone).
+     */
+    readonly socket: unknown,
   ) {
-    this.method = source.method;
-    this.url = source.url;
-    this.headers = outgoingHeaders(source.headers, hostHeader);
+    this.headers = outgoingHeaders(headers, hostHeader);
   }
 
-  get socket(): Http2ServerRequest['socket'] {
-    return this.source.socket;
-  }
-
-  get connection(): Http2ServerRequest['socket'] {
-    return this.source.socket;
+  get connection(): unknown {
+    return this.socket;
   }
 
   /** http-proxy-3 listens for the request's errors. */
@@ -66,7 +66,26 @@ class OutgoingRequest {
   }
 }
 
-function outgoingHeaders(headers: Http2ServerRequest['headers'], hostHeader: string | undefined): Record<string, string | string[]> {
+/**
+ * The response as http-proxy-3 sees it when the answer is left to us (selfHandleResponse): for `serveStream`, the
+ * stream it is answered on.
+ */
+class StreamResponse {
+  headersSent = false;
+  finished = false;
+  constructor(readonly stream: ServerHttp2Stream) {}
+
+  get writableFinished(): boolean {
+    return this.stream.writableFinished;
+  }
+
+  on(event: string, listener: (...args: unknown[]) => void): this {
+    this.stream.on(event, listener);
+    return this;
+  }
+}
+
+function outgoingHeaders(headers: IncomingHttpHeaders, hostHeader: string | undefined): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ':' */ || name === 'host') continue;
@@ -138,7 +157,9 @@ export class Http1Transport implements HttpTransport {
       ...(secure ? { ssl: { servername } } : {}),
     });
     this.proxy.on('proxyReq', (proxyReq, req, _res, _options, socket) => this.watch(proxyReq, req, socket));
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as unknown as Http2ServerResponse));
+    this.proxy.on('proxyRes', (proxyRes, req, res) =>
+      res instanceof StreamResponse ? this.respondOnStream(proxyRes, req, res.stream) : this.respond(proxyRes, req, res as unknown as Http2ServerResponse),
+    );
     this.proxy.on('proxyReqWs', (proxyReq, req, socket) => this.watchUpgrade(proxyReq, req, socket as Duplex));
     // Errors of the visitor's side of a WebSocket; the tunnel stream's own teardown handles them.
     this.proxy.on('error', () => undefined);
@@ -146,14 +167,31 @@ export class Http1Transport implements HttpTransport {
 
   serve(ctx: RequestContext): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { ctx, resolve, reject, stream: ctx.req.stream };
-      const req = new OutgoingRequest(ctx.req, this.options.httpHostHeader);
+      const { req: source } = ctx;
+      const pending: Pending = { resolve, reject, stream: source.stream };
+      const req = new OutgoingRequest(source.method, source.url, source.headers, this.options.httpHostHeader, source, source.socket);
       this.pending.set(req, pending);
       this.proxy.web(
         req as never,
         ctx.res as never,
         { target: this.proxyTarget, auth: this.target.auth, buffer: this.requestBody(ctx, req) },
         (error: Error) => reject(this.classify(error, pending)),
+      );
+    });
+  }
+
+  /**
+   * A request no middleware sees, straight from its stream (no compat request and response): the router sends only
+   * requests without Expect, and with no body or one of declared length, this way.
+   */
+  serveStream({ stream, headers }: StreamRequest): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const pending: Pending = { resolve, reject, stream };
+      const req = new OutgoingRequest(headers[':method']!, headers[':path']!, headers, this.options.httpHostHeader, stream, stream);
+      this.pending.set(req, pending);
+      const body = stream.endAfterHeaders ? NO_BODY : ({ pipe: (proxyReq: http.ClientRequest) => (relay(stream, proxyReq, { coalesce: true }), proxyReq) } as unknown as Stream);
+      this.proxy.web(req as never, new StreamResponse(stream) as never, { target: this.proxyTarget, auth: this.target.auth, buffer: body }, (error: Error) =>
+        reject(this.classify(error, pending)),
       );
     });
   }
@@ -196,7 +234,7 @@ export class Http1Transport implements HttpTransport {
     const socket = new TunnelSocket(ctx.req, ctx.res, ctx.clientIp);
     await new Promise<void>((resolve, reject) => {
       const req = upgradeRequest(ctx, socket);
-      const pending: Pending = { ctx, resolve, reject };
+      const pending: Pending = { resolve, reject };
       this.pending.set(req, pending);
       socket.once('close', () => resolve());
       const target = this.proxyTarget;
@@ -300,6 +338,31 @@ export class Http1Transport implements HttpTransport {
       if (!res.stream.destroyed) res.stream.close(2 /* INTERNAL_ERROR */);
       pending?.resolve();
     });
+  }
+
+  /** `respond` for `serveStream`: the origin's answer goes out on the stream with `stream.respond`. */
+  private respondOnStream(proxyRes: http.IncomingMessage, req: object, stream: ServerHttp2Stream): void {
+    const pending = this.pending.get(req);
+    if (pending) clearTimeout(pending.responseTimer);
+    if (stream.destroyed) {
+      proxyRes.destroy();
+      pending?.resolve();
+      return;
+    }
+    const headers: OutgoingHttpHeaders = endToEndHeaders(proxyRes.headers, AS_SENT);
+    headers[':status'] = proxyRes.statusCode ?? 502;
+    // Trailers can only follow a chunked body; HTTP/2 sends them as a last HEADERS frame.
+    const trailers = proxyRes.headers['transfer-encoding'] !== undefined;
+    stream.respond(headers, trailers ? { waitForTrailers: true } : undefined);
+    if (trailers) stream.once('wantTrailers', () => stream.sendTrailers(proxyRes.trailers));
+    if (pending) stream.once('close', pending.resolve);
+    proxyRes.once('error', () => {
+      if (!stream.destroyed) stream.close(2 /* INTERNAL_ERROR */);
+      pending?.resolve();
+    });
+    // HEAD, 204 and 304 end the stream with the headers (respond does): the origin's (empty) body is drained.
+    if (stream.writableEnded) proxyRes.resume();
+    else relay(proxyRes, stream);
   }
 
   private classify(error: Error & { code?: string }, pending: Pending): OriginError {

@@ -1,7 +1,7 @@
 // One HTTP(S) origin: requests go over its transport (HTTP/1.1, or HTTP/2 with http2Origin), WebSockets over HTTP/1.1.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MaybePromise, Origin, RequestContext } from 'burrow';
+import type { MaybePromise, Origin, RequestContext, StreamRequest } from 'burrow';
 import { Http1Transport } from './http1-transport.ts';
 import { Http2Transport } from './http2-transport.ts';
 import type { HttpOriginOptions } from './options.ts';
@@ -29,6 +29,8 @@ export class HttpOrigin implements Origin {
   private readonly transport: HttpTransport;
   /** Upgrades always speak HTTP/1.1, as cloudflared's do. */
   private readonly http1: Http1Transport;
+  /** The router's lighter way in, for requests no middleware sees: over HTTP/1.1 only. */
+  readonly serveStream?: (request: StreamRequest) => Promise<void>;
 
   constructor(
     target: HttpOriginTarget,
@@ -38,6 +40,7 @@ export class HttpOrigin implements Origin {
     const ca = options.caPool ? readFileSync(path.resolve(configDir, options.caPool)) : undefined;
     this.http1 = new Http1Transport(target, options, ca);
     this.transport = options.http2Origin && target.url.protocol === 'https:' ? new Http2Transport(target, options, ca) : this.http1;
+    if (this.transport === this.http1) this.serveStream = (request) => this.http1.serveStream(request);
   }
 
   serve(ctx: RequestContext): Promise<void> {

@@ -391,7 +391,7 @@ describe('control messages: a real connector', () => {
     await fc.assert(
       fc.asyncProperty(answers, async (answer) => {
         reply = answer;
-        const connection = new TunnelConnection({ host: '127.0.0.1', port }, credentials(), { index: 0, connectorId: 'fuzz', version: 'test', heartbeatIntervalMs: 60_000, heartbeatCount: 3 }, (_req, res) => res.end(), silentLogger);
+        const connection = new TunnelConnection({ host: '127.0.0.1', port }, credentials(), { index: 0, connectorId: 'fuzz', version: 'test', heartbeatIntervalMs: 60_000, heartbeatCount: 3 }, (stream) => stream.respond({ ':status': 200 }, { endStream: true }), silentLogger);
         let closed = false;
         connection.once('closed', () => (closed = true));
         try {

@@ -73,7 +73,7 @@ describe('hook sets are frozen', () => {
       'resolveForwarding',
       'resolveTunnel',
     ]);
-    assert.deepEqual(Object.keys(createConnectorHooks()).sort(), ['afterConnect', 'connectionLost', 'resolveCredentials', 'resolveEdges']);
+    assert.deepEqual(Object.keys(createConnectorHooks()).sort(), ['afterConnect', 'connectionLost', 'requestDone', 'resolveCredentials', 'resolveEdges']);
   });
 });
 
