@@ -1,7 +1,7 @@
 // The edge's hooks, declared once: what plugins can observe, refuse or answer on the edge.
 import type { ClientHttp2Stream, ClientSessionRequestOptions, OutgoingHttpHeaders } from 'node:http2';
 import type { PeerCertificate, SecureContextOptions } from 'node:tls';
-import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook } from 'tapable';
+import { AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, SyncHook } from 'tapable';
 import { declareHooks } from '../kernel/plugin.ts';
 import type { RegisterRequest } from '../transport/protocol.ts';
 import { BurrowError } from '../kernel/errors.ts';
@@ -52,6 +52,32 @@ export interface Forwarding {
   open(headers: OutgoingHttpHeaders, options: ClientSessionRequestOptions): ClientHttp2Stream;
 }
 
+/** A visitor request the edge finished (answered, or cut short), as `requestDone` reports it. */
+export interface VisitorRecord {
+  readonly ray: string;
+  readonly method: string;
+  /** Host header without port, lowercase. */
+  readonly hostname: string;
+  /** The request target as the tunnel got it (origin-form). */
+  readonly path: string;
+  /** The status sent to the visitor (101 for an upgrade that went through). */
+  readonly status: number;
+  /** Bytes written to the visitor's connection for this request, head included (counted only while something taps `requestDone`). */
+  readonly bytes: number;
+  /** From the request's arrival to its close. */
+  readonly ms: number;
+  /** The response was sent in full (false: the visitor or the tunnel went away first). */
+  readonly completed: boolean;
+  readonly clientIp: string;
+  readonly protocol: 'http' | 'https';
+  /** The tunnel that served it, once the lookup ran. */
+  readonly tunnel?: string;
+  /** The PoPs a forwarded request crossed, this one first; undefined when it was served here. */
+  readonly forwardedPath?: readonly string[];
+  /** The request's headers, for what else an observer wants to read. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
 /** Refuses a registration; `retry` tells the connector whether trying again can succeed. */
 export class RegistrationRefused extends BurrowError {
   readonly expected = true;
@@ -91,6 +117,11 @@ export function createEdgeHooks() {
     /** Withdraw a route (unrouted, or its tunnel deleted). */
     afterUnrouteHostname: new AsyncSeriesHook<[RouteRecord]>(['route']),
     afterListen: new AsyncSeriesHook<[EdgeAddresses]>(['addresses']),
+    /**
+     * Each visitor request once its response closed, however it ended (refusals included): for logs and metrics,
+     * which need no part in the request itself (middleware would; with none, the edge skips the chain).
+     */
+    requestDone: new SyncHook<[VisitorRecord]>(['request']),
   });
 }
 

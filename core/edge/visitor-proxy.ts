@@ -11,6 +11,7 @@ import { Headers } from '../transport/protocol.ts';
 import { isHopByHop } from '../transport/hop-by-hop.ts';
 import { mustPause, relay } from '../transport/relay.ts';
 import type { ConnectionTable } from './connections.ts';
+import { performance } from 'node:perf_hooks';
 import type { EdgeHooks } from './hooks.ts';
 import { VISITOR_HEADERS, requestHeaders, responseHeaders } from './forwarding-headers.ts';
 import { originErrorPage, rawStatusPage, statusPage } from './status-pages.ts';
@@ -45,11 +46,12 @@ export class VisitorProxy {
     private readonly log: Logger,
   ) {
     this.rays = new RayIds(pop);
-    this.chain = (ctx) => this.forward(ctx);
+    this.chain = (ctx) => this.deliver(ctx);
   }
 
+  /** Without middleware a request goes straight to its tunnel: no chain, and no wait for the response's end. */
   useMiddleware(middleware: readonly EdgeMiddleware[]): void {
-    this.chain = compose(middleware, (ctx) => this.forward(ctx));
+    this.chain = middleware.length === 0 ? (ctx) => this.deliver(ctx) : compose(middleware, (ctx) => this.forward(ctx));
   }
 
   /** Resolves once no visitor request is in flight. */
@@ -75,16 +77,43 @@ export class VisitorProxy {
     if ((req.socket as RefusableSocket)[REFUSED]) return;
     const ray = this.rays.next();
     res.setHeader(Headers.ray, ray);
-    const hostname = admitVisitorRequest(req);
-    if (typeof hostname !== 'string') return this.refuse(req, res, ray, hostname);
+    const admitted = admitVisitorRequest(req);
+    const hostname = typeof admitted === 'string' ? admitted : '';
+    const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol, upgrade };
+    if (this.hooks.requestDone.isUsed()) this.observe(ctx);
+    if (typeof admitted !== 'string') return this.refuse(req, res, ray, admitted);
     this.inFlight++;
     res.once('close', () => {
       if (--this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     });
-    const ctx: VisitorContext = { req, res, ray, hostname, clientIp: clientIpOf(req), protocol, upgrade };
     this.chain(ctx).catch((error) => {
       this.log.error({ err: error, ray, plugin: (error as { pluginId?: string }).pluginId }, 'edge middleware failed');
       statusPage(res, 502, ray, 'An edge plugin failed while handling this request.');
+    });
+  }
+
+  /** Reports the request to `requestDone` when its response closes, with the bytes its connection carried meanwhile. */
+  private observe(ctx: VisitorContext): void {
+    const { req, res } = ctx;
+    const started = performance.now();
+    const socket = (ctx.upgrade?.socket ?? req.socket) as Partial<Socket>;
+    const before = socket.bytesWritten ?? 0;
+    res.once('close', () => {
+      this.hooks.requestDone.call({
+        ray: ctx.ray,
+        method: req.method ?? '',
+        hostname: ctx.hostname,
+        path: req.url ?? '',
+        status: res.statusCode,
+        bytes: (socket.bytesWritten ?? 0) - before,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        completed: res.writableFinished,
+        clientIp: ctx.clientIp,
+        protocol: ctx.protocol,
+        tunnel: ctx.tunnel?.id,
+        forwardedPath: ctx.forwardedPath,
+        headers: req.headers,
+      });
     });
   }
 

@@ -20,32 +20,26 @@ export default definePlugin({
     const log = api.log.child({ log: 'access' });
     if (!enabled(log, level)) return;
     const pop = api.settings.pop;
-    api.use(async (ctx, next) => {
-      const started = performance.now();
-      const socket = ctx.upgrade?.socket ?? ctx.req.socket;
-      const before = 'bytesWritten' in socket ? (socket.bytesWritten as number) : 0;
-      ctx.res.once('close', () => {
-        const bytes = 'bytesWritten' in socket ? (socket.bytesWritten as number) - before : undefined;
-        log[level](
-          {
-            ray: ctx.ray,
-            method: ctx.req.method,
-            host: ctx.hostname,
-            path: ctx.req.url,
-            status: ctx.res.statusCode,
-            bytes,
-            ms: Math.round((performance.now() - started) * 10) / 10,
-            pop,
-            // The PoPs a forwarded request crosses (this one first); without forwarding, this PoP.
-            pops: ctx.forwardedPath?.join(',') ?? pop,
-            tunnel: ctx.tunnel?.id,
-            client: ctx.clientIp,
-            ...(ctx.res.writableFinished ? {} : { aborted: true }),
-          },
-          'request',
-        );
-      });
-      await next();
+    // An observer, not middleware: without middleware the edge sends a request straight to its tunnel.
+    api.hooks.requestDone.tap('access-log', (request) => {
+      log[level](
+        {
+          ray: request.ray,
+          method: request.method,
+          host: request.hostname,
+          path: request.path,
+          status: request.status,
+          bytes: request.bytes,
+          ms: request.ms,
+          pop,
+          // The PoPs a forwarded request crosses (this one first); without forwarding, this PoP.
+          pops: request.forwardedPath?.join(',') ?? pop,
+          tunnel: request.tunnel,
+          client: request.clientIp,
+          ...(request.completed ? {} : { aborted: true }),
+        },
+        'request',
+      );
     });
   },
 

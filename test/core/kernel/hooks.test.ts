@@ -70,6 +70,7 @@ describe('hook sets are frozen', () => {
       'beforeRouteHostname',
       'connectionLost',
       'prepareTunnelTls',
+      'requestDone',
       'resolveForwarding',
       'resolveTunnel',
     ]);
