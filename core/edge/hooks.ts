@@ -70,6 +70,8 @@ export interface VisitorRecord {
   readonly completed: boolean;
   readonly clientIp: string;
   readonly protocol: 'http' | 'https';
+  /** An Upgrade (WebSocket) request: `completed` then tells whether the upgrade's answer went out whole. */
+  readonly upgrade: boolean;
   /** The tunnel that served it, once the lookup ran. */
   readonly tunnel?: string;
   /** The PoPs a forwarded request crossed, this one first; undefined when it was served here. */

@@ -110,6 +110,7 @@ export class VisitorProxy {
         completed: res.writableFinished,
         clientIp: ctx.clientIp,
         protocol: ctx.protocol,
+        upgrade: ctx.upgrade !== undefined,
         tunnel: ctx.tunnel?.id,
         forwardedPath: ctx.forwardedPath,
         headers: req.headers,

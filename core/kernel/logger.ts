@@ -38,7 +38,33 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       transport: { target: 'pino-pretty', options: { destination: 2, colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } },
     });
   }
-  return pino({ level, base: undefined, hooks }, pino.destination({ fd: 2, sync: false }));
+  return pino({ level, base: undefined, hooks }, jsonLines());
+}
+
+let stderrLines: { write(line: string): void } | undefined;
+
+/**
+ * Where JSON lines go: stderr, written once per turn of the event loop. The lines a busy runtime logs in one turn
+ * (an access line per request) leave in one write instead of one each; none waits past the turn it was logged in.
+ * One destination for every logger of the process; what is pending at exit is handed over before pino flushes.
+ */
+function jsonLines(): { write(line: string): void } {
+  if (stderrLines) return stderrLines;
+  const destination = pino.destination({ fd: 2, sync: false });
+  let pending = '';
+  const flush = (): void => {
+    const out = pending;
+    pending = '';
+    if (out !== '') destination.write(out);
+  };
+  process.prependListener('exit', flush);
+  stderrLines = {
+    write(line: string): void {
+      if (pending === '') setImmediate(flush);
+      pending += line;
+    },
+  };
+  return stderrLines;
 }
 
 /** A logger that drops everything, for tests and library use. */

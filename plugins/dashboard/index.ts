@@ -46,14 +46,9 @@ export default definePlugin({
     const html = (status: number, body: string, headers: Record<string, string> = {}): ApiResult => ({ status, html: body, headers: { ...PAGE_HEADERS, ...headers } });
 
     // Per request: one counter increment once the response has ended; requests for no tunnel are not counted.
-    api.use(async (ctx, next) => {
-      let failed = true;
-      try {
-        await next();
-        failed = ctx.res.statusCode >= 500 || (!ctx.upgrade && !ctx.res.writableFinished);
-      } finally {
-        if (ctx.tunnel) rates.count(ctx.tunnel.id, failed);
-      }
+    // An observer, not middleware: without middleware the edge sends a request straight to its tunnel.
+    api.hooks.requestDone.tap('dashboard', (request) => {
+      if (request.tunnel) rates.count(request.tunnel, request.status >= 500 || (!request.upgrade && !request.completed));
     });
 
     const sessionOf = (req: ApiRequest): string | undefined => {
