@@ -35,6 +35,11 @@ export interface StreamRequest {
   readonly path: string;
   readonly clientIp: string;
   readonly log: Logger;
+  /**
+   * While something observes requests (`requestDone`): add the response body bytes written to the stream here
+   * (a `relay` with `counter` does). Undefined when nothing counts.
+   */
+  readonly sent?: { bytes: number };
 }
 
 /** An HTTP origin: answers a request on `ctx.res`; resolves when the response is complete. */

@@ -63,14 +63,15 @@ export class RequestRouter {
     const rule = this.ingress.match(hostname, query < 0 ? path : path.slice(0, query));
     const ray = String(headers[Headers.ray] ?? '');
     const clientIp = String(headers[Headers.connectingIp] ?? '');
-    if (this.done?.isUsed()) this.observe(stream, headers, rule, ray, hostname, path, clientIp);
+    const sent = this.done?.isUsed() ? this.observe(stream, headers, rule, ray, hostname, path, clientIp) : undefined;
     const route = this.routes.get(rule)!;
     const upgradeProtocol = headers[Headers.upgrade];
     if (route.direct && !upgradeProtocol && expect === undefined && (stream.endAfterHeaders || headers['content-length'] !== undefined)) {
-      const request: StreamRequest = { stream, headers, ray, rule, hostname, path, clientIp, log: this.log };
+      const request: StreamRequest = { stream, headers, ray, rule, hostname, path, clientIp, log: this.log, sent };
       route.direct.serveStream(request).catch((error) => this.fail(stream, ray, rule, error));
       return;
     }
+    if (sent) countWrites(stream, sent);
     const req = new http2.Http2ServerRequest(stream, headers, undefined as never, rawHeaders);
     const res = new http2.Http2ServerResponse(stream);
     const ctx: RequestContext = { req, res, ray, rule, hostname, path, clientIp, log: this.log };
@@ -78,32 +79,31 @@ export class RequestRouter {
     route.chain(ctx).catch((error) => this.fail(stream, ray, rule, error));
   };
 
-  /** Reports the request to `requestDone` when its stream closes, counting the body bytes written on the way. */
-  private observe(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rule: IngressRule, ray: string, hostname: string, path: string, clientIp: string): void {
+  /**
+   * Reports the request to `requestDone` when its stream closes, with the body bytes counted in what it returns (by
+   * the origin's `serveStream`, or by countWrites for the compat response).
+   */
+  private observe(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rule: IngressRule, ray: string, hostname: string, path: string, clientIp: string): { bytes: number } {
     const started = performance.now();
-    let bytes = 0;
-    const write = stream.write;
-    stream.write = function (this: ServerHttp2Stream, chunk: unknown, ...rest: unknown[]) {
-      bytes += sizeOf(chunk);
-      return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof stream.write;
+    const sent = { bytes: 0 };
     stream.once('close', () => {
-      const sent = stream.sentHeaders as IncomingHttpHeaders | undefined;
+      const response = stream.sentHeaders as IncomingHttpHeaders | undefined;
       this.done!.call({
         ray,
         method: String(headers[':method']),
         hostname,
         path,
         rule: rule.index,
-        status: Number(sent?.[':status'] ?? 0),
-        bytes,
+        status: Number(response?.[':status'] ?? 0),
+        bytes: sent.bytes,
         ms: Math.round((performance.now() - started) * 10) / 10,
         completed: stream.writableFinished,
-        originFailed: sent?.[Headers.originError] !== undefined,
+        originFailed: response?.[Headers.originError] !== undefined,
         clientIp,
         headers,
       });
     });
+    return sent;
   }
 
   /** normalizeHost, remembered for the few authorities a tunnel serves (bounded: forgets all past MAX_HOSTS). */
@@ -129,6 +129,15 @@ export class RequestRouter {
     // The message reaches the visitor's error page: never with the service URL's credentials.
     stream.respond({ ':status': status, [Headers.originError]: redactText(message).replace(/[\r\n]+/g, ' ').slice(0, 300), 'content-length': '0' }, { endStream: true });
   }
+}
+
+/** Counts what the compat response (or an origin) writes to the stream: every write passes the stream's own `write`. */
+function countWrites(stream: ServerHttp2Stream, sent: { bytes: number }): void {
+  const write = stream.write;
+  stream.write = function (this: ServerHttp2Stream, chunk: unknown, ...rest: unknown[]) {
+    sent.bytes += sizeOf(chunk);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof stream.write;
 }
 
 function sizeOf(chunk: unknown): number {

@@ -43,16 +43,23 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 
 let stderrLines: { write(line: string): void } | undefined;
 
+/** How long a JSON line may wait for others to share its write (nginx's access_log `flush=`), and how many bytes may wait. */
+const BATCH_MS = 25;
+const BATCH_BYTES = 32 * 1024;
+
 /**
- * Where JSON lines go: stderr, written once per turn of the event loop. The lines a busy runtime logs in one turn
- * (an access line per request) leave in one write instead of one each; none waits past the turn it was logged in.
- * One destination for every logger of the process; what is pending at exit is handed over before pino flushes.
+ * Where JSON lines go: stderr, in batches. The lines a busy runtime logs within BATCH_MS (an access line per
+ * request) leave in one write instead of one each; none waits longer, and what is pending at exit is handed over
+ * before pino flushes its destination. One destination for every logger of the process.
  */
 function jsonLines(): { write(line: string): void } {
   if (stderrLines) return stderrLines;
   const destination = pino.destination({ fd: 2, sync: false });
   let pending = '';
+  let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
     const out = pending;
     pending = '';
     if (out !== '') destination.write(out);
@@ -60,8 +67,9 @@ function jsonLines(): { write(line: string): void } {
   process.prependListener('exit', flush);
   stderrLines = {
     write(line: string): void {
-      if (pending === '') setImmediate(flush);
       pending += line;
+      if (pending.length >= BATCH_BYTES) flush();
+      else if (timer === undefined) timer = setTimeout(flush, BATCH_MS).unref();
     },
   };
   return stderrLines;

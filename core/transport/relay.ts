@@ -24,33 +24,57 @@ export interface RelayOptions {
    * where each write costs a syscall, fed a few KiB at a time (an HTTP/2 upload to an origin socket).
    */
   readonly coalesce?: boolean;
+  /** Adds the bytes written to the destination here. */
+  readonly counter?: { bytes: number };
 }
 
 /**
  * `source.pipe(destination)`, except that the source pauses only while the destination holds RELAY_BUFFER bytes or
  * more (its `writableLength`; see mustPause), and resumes on its next 'drain'. A destination that closes stops the relay.
  */
-export function relay(source: Readable, destination: Writable, { end = true, coalesce = false }: RelayOptions = {}): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    destination.uncork();
-  };
-  const onData = (chunk: Buffer) => {
-    if (coalesce && !corked) {
-      corked = true;
+export function relay(source: Readable, destination: Writable, { end = true, coalesce = false, counter }: RelayOptions = {}): void {
+  new Relay(source, destination, end, coalesce, counter);
+}
+
+/** One relay's state; its listeners are inline closures over it (no named closures to create per relay). */
+class Relay {
+  private corked = false;
+  private stopped = false;
+
+  constructor(
+    private readonly source: Readable,
+    private readonly destination: Writable,
+    end: boolean,
+    private readonly coalesce: boolean,
+    private readonly counter: { bytes: number } | undefined,
+  ) {
+    source.on('data', (chunk: Buffer) => this.data(chunk));
+    destination.on('drain', () => this.stopped || source.resume());
+    if (end) source.once('end', () => destination.end());
+    destination.once('close', () => {
+      this.stopped = true;
+      source.pause();
+    });
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.stopped) return;
+    const { destination } = this;
+    if (this.counter) this.counter.bytes += chunk.length;
+    if (this.coalesce && !this.corked) {
+      this.corked = true;
       destination.cork();
-      setImmediate(uncork);
+      setImmediate(uncork, this);
     }
-    if (!destination.write(chunk) && mustPause(destination)) source.pause();
-  };
-  const onDrain = () => source.resume();
-  source.on('data', onData);
-  destination.on('drain', onDrain);
-  if (end) source.once('end', () => destination.end());
-  destination.once('close', () => {
-    source.off('data', onData);
-    destination.off('drain', onDrain);
-    source.pause();
-  });
+    if (!destination.write(chunk) && mustPause(destination)) this.source.pause();
+  }
+
+  uncorkNow(): void {
+    this.corked = false;
+    this.destination.uncork();
+  }
+}
+
+function uncork(relay: Relay): void {
+  relay.uncorkNow();
 }

@@ -17,9 +17,10 @@ export default definePlugin({
   options: accessLogOptions,
 
   edge(api, { level }) {
+    const pop = api.settings.pop;
+    // The edge's logger already names the PoP on every line (a binding, serialised once).
     const log = api.log.child({ log: 'access' });
     if (!enabled(log, level)) return;
-    const pop = api.settings.pop;
     // An observer, not middleware: without middleware the edge sends a request straight to its tunnel.
     api.hooks.requestDone.tap('access-log', (request) => {
       log[level](
@@ -31,7 +32,6 @@ export default definePlugin({
           status: request.status,
           bytes: request.bytes,
           ms: request.ms,
-          pop,
           // The PoPs a forwarded request crosses (this one first); without forwarding, this PoP.
           pops: request.forwardedPath?.join(',') ?? pop,
           tunnel: request.tunnel,

@@ -22,6 +22,8 @@ interface Pending {
   /** The tunnel stream of a plain request (none for upgrades, whose socket stands in for it). */
   stream?: ServerHttp2Stream;
   timedOut?: 'connect' | 'tls' | 'response';
+  /** Where `serveStream` counts the response body bytes, when something observes them. */
+  sent?: { bytes: number };
   /** Runs from the moment the outgoing request has a socket until the origin starts its answer. */
   responseTimer?: NodeJS.Timeout;
 }
@@ -184,9 +186,9 @@ export class Http1Transport implements HttpTransport {
    * A request no middleware sees, straight from its stream (no compat request and response): the router sends only
    * requests without Expect, and with no body or one of declared length, this way.
    */
-  serveStream({ stream, headers }: StreamRequest): Promise<void> {
+  serveStream({ stream, headers, sent }: StreamRequest): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, stream };
+      const pending: Pending = { resolve, reject, stream, sent };
       const req = new OutgoingRequest(headers[':method']!, headers[':path']!, headers, this.options.httpHostHeader, stream, stream);
       this.pending.set(req, pending);
       const body = stream.endAfterHeaders ? NO_BODY : ({ pipe: (proxyReq: http.ClientRequest) => (relay(stream, proxyReq, { coalesce: true }), proxyReq) } as unknown as Stream);
@@ -362,7 +364,7 @@ export class Http1Transport implements HttpTransport {
     });
     // HEAD, 204 and 304 end the stream with the headers (respond does): the origin's (empty) body is drained.
     if (stream.writableEnded) proxyRes.resume();
-    else relay(proxyRes, stream);
+    else relay(proxyRes, stream, { counter: pending?.sent });
   }
 
   private classify(error: Error & { code?: string }, pending: Pending): OriginError {
